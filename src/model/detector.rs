@@ -1,0 +1,169 @@
+//! The detector both models share: ResNet body, FPN, RPN and the RoI box branch.
+
+use burn::prelude::*;
+
+use crate::backbone::ResNet;
+use crate::box_ops::{Box4, BoxCoder};
+use crate::config::{DetectionConfig, DetectorConfig};
+use crate::error::ModelError;
+use crate::fpn::Fpn;
+use crate::readback::read_f32;
+use crate::roi_heads::{
+    BoxHead, BoxPredictor, Detections, multiscale_roi_align, postprocess_detections,
+};
+use crate::rpn::{AnchorGenerator, Proposals, RpnHead, select_proposals};
+use crate::weights::WeightLoader;
+
+/// The detector's learnable layers.
+#[derive(Module, Debug)]
+pub struct DetectorModules {
+    /// `backbone.body`
+    pub body: ResNet,
+    /// `backbone.fpn`
+    pub fpn: Fpn,
+    /// `rpn.head`
+    pub rpn_head: RpnHead,
+    /// `roi_heads.box_head`
+    pub box_head: BoxHead,
+    /// `roi_heads.box_predictor`
+    pub box_predictor: BoxPredictor,
+}
+
+/// Raw outputs of the box branch for a set of proposals.
+#[derive(Debug, Clone)]
+pub struct BoxBranchOutput {
+    /// `[R * K]` class logits, row-major `[R, K]`.
+    pub class_logits: Vec<f32>,
+    /// `[R * 4K]` box regression, row-major `[R, 4K]`.
+    pub box_regression: Vec<f32>,
+}
+
+/// Layers, configuration and anchors of the detector.
+#[derive(Debug)]
+pub struct Detector {
+    /// Learnable layers.
+    pub modules: DetectorModules,
+    /// Hyper-parameters.
+    pub config: DetectorConfig,
+    /// Cell anchors (the same on every level).
+    pub anchors: AnchorGenerator,
+}
+
+impl Detector {
+    /// Builds the detector from `backbone.*`, `rpn.*` and `roi_heads.box_*` tensors.
+    pub fn load(w: &WeightLoader, config: &DetectorConfig) -> Result<Self, ModelError> {
+        let body = ResNet::load(w, "backbone.body", &config.backbone).ok_or_else(|| {
+            ModelError::UnsupportedConfig(format!(
+                "ResNet depth {} (supported: 18, 34, 50)",
+                config.backbone.depth
+            ))
+        })?;
+        let stage_channels = config.backbone.stage_channels();
+        let c = config.fpn_channels;
+        let rpn = &config.rpn;
+        let roi = &config.roi_heads;
+        let pooled_features = c * roi.box_pool_size * roi.box_pool_size;
+
+        let modules = DetectorModules {
+            body,
+            fpn: Fpn::load(w, "backbone.fpn", &stage_channels, c),
+            rpn_head: RpnHead::load(w, "rpn.head", c, rpn.anchors_per_location()),
+            box_head: BoxHead::load(
+                w,
+                "roi_heads.box_head",
+                pooled_features,
+                roi.representation_size,
+            ),
+            box_predictor: BoxPredictor::load(
+                w,
+                "roi_heads.box_predictor",
+                roi.representation_size,
+                roi.num_classes,
+            ),
+        };
+        Ok(Self {
+            modules,
+            anchors: AnchorGenerator::new(&rpn.anchor_sizes, &rpn.aspect_ratios),
+            config: config.clone(),
+        })
+    }
+
+    /// Backbone and FPN.
+    ///
+    /// # Shapes
+    /// - `images`: `[1, 3, H, W]` -> pyramid levels `[1, C, H / 2^(l+2), W / 2^(l+2)]`
+    pub fn features(&self, images: Tensor<4>) -> Vec<Tensor<4>> {
+        self.modules.fpn.forward(self.modules.body.forward(images))
+    }
+
+    /// RPN head on every level and proposal selection.
+    pub async fn proposals(
+        &self,
+        features: &[Tensor<4>],
+        padded: [usize; 2],
+        image_size: [usize; 2],
+    ) -> Result<Proposals, ModelError> {
+        let levels = features
+            .iter()
+            .map(|f| self.modules.rpn_head.forward(f.clone()))
+            .collect();
+        select_proposals(levels, &self.anchors, &self.config.rpn, padded, image_size).await
+    }
+
+    /// Box branch outputs for `proposals` (resized-image frame).
+    pub async fn box_branch(
+        &self,
+        features: &[Tensor<4>],
+        proposals: &[Box4],
+        image_size: [usize; 2],
+    ) -> Result<BoxBranchOutput, ModelError> {
+        let roi = &self.config.roi_heads;
+        let pooled = multiscale_roi_align(
+            features,
+            proposals,
+            image_size,
+            roi.box_pool_size,
+            roi.sampling_ratio,
+        );
+        let (class_logits, box_regression) = self
+            .modules
+            .box_predictor
+            .forward(self.modules.box_head.forward(pooled));
+        Ok(BoxBranchOutput {
+            class_logits: read_f32(class_logits).await?,
+            box_regression: read_f32(box_regression).await?,
+        })
+    }
+
+    /// Box branch and post-processing: ranked detections in the resized-image frame.
+    pub async fn detect(
+        &self,
+        features: &[Tensor<4>],
+        proposals: &[Box4],
+        image_size: [usize; 2],
+        detection: &DetectionConfig,
+    ) -> Result<Detections, ModelError> {
+        let out = self.box_branch(features, proposals, image_size).await?;
+        Ok(self.postprocess(proposals, &out, image_size, detection))
+    }
+
+    /// Detection post-processing of box-branch outputs.
+    pub fn postprocess(
+        &self,
+        proposals: &[Box4],
+        out: &BoxBranchOutput,
+        image_size: [usize; 2],
+        detection: &DetectionConfig,
+    ) -> Detections {
+        let roi = &self.config.roi_heads;
+        postprocess_detections(
+            proposals,
+            &out.class_logits,
+            &out.box_regression,
+            roi.num_classes,
+            &BoxCoder::new(roi.box_coder_weights),
+            image_size,
+            detection,
+        )
+    }
+}

@@ -1,0 +1,5 @@
+//! Building the model's modules from a checkpoint's tensors.
+
+mod loader;
+
+pub use loader::{ConvSpec, WeightLoader};
