@@ -104,9 +104,19 @@ pub struct SegmentationConfig {
     /// Post-processing of the box branch.
     #[config(default = "DetectionConfig::segmentation()")]
     pub detections: DetectionConfig,
-    /// Probability above which a mask pixel belongs to the lesion (logit 0 for 0.5).
+    /// Sigmoid probability above which a mask pixel belongs to the lesion. The authors
+    /// commented out the sigmoid and cut the raw logits at 0.5 (a probability of about 0.62);
+    /// we cut the probability at 0.5, i.e. the logit at 0, and say so.
     #[config(default = 0.5)]
     pub mask_threshold: f32,
+}
+
+impl SegmentationConfig {
+    /// [`Self::mask_threshold`] as a logit: `ln(p / (1 - p))`.
+    pub fn mask_logit_threshold(&self) -> f32 {
+        let p = self.mask_threshold.clamp(1e-6, 1.0 - 1e-6);
+        (p / (1.0 - p)).ln()
+    }
 }
 
 /// COVID-CT-Mask-Net: the detector without masks, followed by module S.

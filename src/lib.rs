@@ -10,6 +10,7 @@
 //! -> [`roi_heads`] -> [`mask_head`] / [`classifier`], with [`box_ops`] shared, [`importer`]
 //! for checkpoints and [`imaging`] for decoding slices.
 
+pub mod analysis;
 pub mod backbone;
 pub mod box_ops;
 pub mod classifier;

@@ -13,9 +13,11 @@
 //! unless stated otherwise.
 
 mod decode;
+mod overlay;
 mod pil_resize;
 
 pub use decode::{MAX_PIXELS, MAX_SIDE, MIN_SIDE, decode_slice};
+pub use overlay::{CONSOLIDATION_COLOUR, GGO_COLOUR, OverlayLayer, render_overlay};
 pub use pil_resize::pil_resize_bilinear;
 
 use image::RgbImage;

@@ -7,11 +7,13 @@
 mod classification;
 mod detector;
 mod input;
+mod loading;
 mod segmentation;
-mod timing;
+pub(crate) mod timing;
 
 pub use classification::{CLASS_NAMES, ClassificationModel, ClassificationResult, SlicePrediction};
 pub use detector::{BoxBranchOutput, Detector, DetectorModules};
 pub use input::ModelInput;
+pub use loading::{ModelKind, infer_detector_config};
 pub use segmentation::{SegmentationModel, SegmentationResult};
 pub use timing::StageTimings;

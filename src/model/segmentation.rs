@@ -46,8 +46,11 @@ pub struct SegmentationResult {
 }
 
 impl SegmentationResult {
-    /// Pasted mask logits of detection `i` at the original resolution, `[H * W]` row-major.
-    /// A pixel belongs to the lesion when its logit is above 0 (probability above 0.5).
+    /// Pasted mask logits of detection `i` at the original resolution, `[H * W]` row-major,
+    /// as torchvision's `paste_masks_in_image` (0 outside the expanded box).
+    /// These are logits: the authors commented out the sigmoid, and their inference script
+    /// thresholds these logits at 0.5 (a probability of about 0.62); a probability cut at 0.5
+    /// is a logit cut at 0.
     pub fn pasted_mask(&self, i: usize) -> Vec<f32> {
         let m = self.mask_size;
         paste_mask(

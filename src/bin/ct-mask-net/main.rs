@@ -1,1 +1,51 @@
-fn main() {}
+//! `ct-mask-net`: COVID-CT-Mask-Net from the command line.
+//!
+//! - `predict`: class probabilities, lesions and overlays for CT slices (PNG/JPEG).
+//! - `convert`: an authors' `.pth` checkpoint to the project's safetensors format.
+//! - `bench`: per-stage timings of both models.
+
+mod bench;
+mod convert;
+mod predict;
+mod weights;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(
+    name = "ct-mask-net",
+    version,
+    about = "COVID-19 prediction and lesion segmentation for chest CT slices (COVID-CT-Mask-Net), on this machine only"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Classify slices and detect lesions; prints one JSON object per image (JSON Lines).
+    Predict(predict::PredictArgs),
+    /// Convert a checkpoint (.pth from the authors, or safetensors) to the project's format.
+    Convert(convert::ConvertArgs),
+    /// Time every stage of both models on one slice.
+    Bench(bench::BenchArgs),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Predict(args) => predict::run(args),
+        Command::Convert(args) => convert::run(args),
+        Command::Bench(args) => bench::run(args),
+    };
+    match result {
+        Ok(code) => code,
+        Err(message) => {
+            eprintln!("error: {message}");
+            ExitCode::from(2)
+        }
+    }
+}

@@ -1,0 +1,152 @@
+//! `ct-mask-net predict`.
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use burn::prelude::Device;
+use clap::Args;
+use ct_mask_net::analysis::{Analyzer, SliceAnalysis};
+use ct_mask_net::imaging::{
+    CONSOLIDATION_COLOUR, GGO_COLOUR, OverlayLayer, decode_slice, render_overlay,
+};
+use ct_mask_net::model::ModelKind;
+use serde_json::{Value, json};
+use web_time::Instant;
+
+use crate::weights;
+
+#[derive(Args)]
+pub struct PredictArgs {
+    /// COVID-CT-Mask-Net classifier weights (the authors' classification_model.pth, or a
+    /// converted .safetensors file).
+    #[arg(long)]
+    weights: PathBuf,
+    /// Lesion segmentation weights (the authors' segmentation_model.pth); without them no
+    /// lesions are reported.
+    #[arg(long)]
+    segmentation_weights: Option<PathBuf>,
+    /// Include the 256x5 input of module S (`ranked_boxes`) in the output.
+    #[arg(long)]
+    ranked_boxes: bool,
+    /// Write `<image name>.overlay.png` with lesion masks and boxes into this folder.
+    #[arg(long)]
+    overlay: Option<PathBuf>,
+    /// Lesions scoring below this are listed but not drawn or counted in the areas.
+    #[arg(long, default_value_t = 0.5)]
+    min_score: f32,
+    /// Opacity of the mask tint in overlays (0 to 1).
+    #[arg(long, default_value_t = 0.45)]
+    opacity: f32,
+    /// CT slices: PNG or JPEG, 8- or 16-bit, grayscale or colour, any size.
+    #[arg(required = true)]
+    images: Vec<PathBuf>,
+}
+
+pub fn run(args: PredictArgs) -> Result<ExitCode, String> {
+    if args.segmentation_weights.is_none() && args.overlay.is_some() {
+        return Err(
+            "--overlay needs --segmentation-weights (the lesion model draws the masks)".into(),
+        );
+    }
+    let device = Device::flex();
+    let classifier = weights::read_kind(&args.weights, ModelKind::Classification)?;
+    let segmenter = args
+        .segmentation_weights
+        .as_deref()
+        .map(|p| weights::read_kind(p, ModelKind::Segmentation))
+        .transpose()?;
+    let mut analyzer = Analyzer::new(
+        &classifier.weights,
+        segmenter.as_ref().map(|c| &c.weights),
+        &device,
+    )
+    .map_err(|e| e.to_string())?;
+    analyzer.min_score = args.min_score;
+    drop((classifier, segmenter));
+    if let Some(dir) = &args.overlay {
+        std::fs::create_dir_all(dir)
+            .map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+    }
+
+    let mut failures = 0;
+    for path in &args.images {
+        let line = match predict_one(&analyzer, path, &args) {
+            Ok(value) => value,
+            Err(message) => {
+                failures += 1;
+                eprintln!("error: {}: {message}", path.display());
+                json!({ "file": path.display().to_string(), "error": message })
+            }
+        };
+        println!("{line}");
+    }
+    Ok(if failures == 0 {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
+}
+
+fn predict_one(analyzer: &Analyzer, path: &Path, args: &PredictArgs) -> Result<Value, String> {
+    let bytes = std::fs::read(path).map_err(|e| format!("cannot read the file: {e}"))?;
+    let started = Instant::now();
+    let image = decode_slice(&bytes).map_err(|e| e.to_string())?;
+    let decode_ms = started.elapsed().as_secs_f64() * 1e3;
+
+    let mut analysis = pollster::block_on(analyzer.analyze(&image)).map_err(|e| e.to_string())?;
+    analysis.report.timings_ms.decode_ms = decode_ms;
+
+    if let Some(dir) = &args.overlay {
+        write_overlay(&analysis, &image, dir, path, args)?;
+    }
+
+    let mut value = serde_json::to_value(&analysis.report).map_err(|e| e.to_string())?;
+    value["file"] = json!(path.display().to_string());
+    if args.ranked_boxes {
+        let rows: Vec<&[f32]> = analysis.ranked_boxes.chunks(5).collect();
+        value["ranked_boxes"] = json!(rows);
+    }
+    Ok(value)
+}
+
+fn write_overlay(
+    analysis: &SliceAnalysis,
+    image: &image::RgbImage,
+    dir: &Path,
+    path: &Path,
+    args: &PredictArgs,
+) -> Result<(), String> {
+    let (Some(masks), Some(lesions)) = (&analysis.masks, &analysis.report.detections) else {
+        return Ok(());
+    };
+    let shown = |label: &str| -> Vec<[f32; 4]> {
+        lesions
+            .iter()
+            .filter(|l| l.label == label && l.score >= args.min_score)
+            .map(|l| l.bbox)
+            .collect()
+    };
+    let ggo_boxes = shown("ggo");
+    let consolidation_boxes = shown("consolidation");
+    let layers = [
+        OverlayLayer {
+            mask: &masks.ggo,
+            boxes: &ggo_boxes,
+            colour: GGO_COLOUR,
+        },
+        OverlayLayer {
+            mask: &masks.consolidation,
+            boxes: &consolidation_boxes,
+            colour: CONSOLIDATION_COLOUR,
+        },
+    ];
+    let overlay = render_overlay(image, &layers, args.opacity);
+    let stem = path
+        .file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let out = dir.join(format!("{stem}.overlay.png"));
+    overlay
+        .save(&out)
+        .map_err(|e| format!("cannot write {}: {e}", out.display()))
+}
