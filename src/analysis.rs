@@ -245,7 +245,7 @@ impl Analyzer {
                     &mut union.consolidation
                 };
                 for (t, logit) in target.iter_mut().zip(pasted) {
-                    *t |= logit > 0.0;
+                    *t |= logit > cut;
                 }
             }
             let percent = |mask: &[bool]| {

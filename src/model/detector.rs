@@ -9,7 +9,7 @@ use crate::error::ModelError;
 use crate::fpn::Fpn;
 use crate::readback::read_f32;
 use crate::roi_heads::{
-    BoxHead, BoxPredictor, Detections, multiscale_roi_align, postprocess_detections,
+    BoxHead, BoxPredictor, Detections, RoiAlignMode, multiscale_roi_align, postprocess_detections,
 };
 use crate::rpn::{AnchorGenerator, Proposals, RpnHead, select_proposals};
 use crate::weights::WeightLoader;
@@ -47,6 +47,8 @@ pub struct Detector {
     pub config: DetectorConfig,
     /// Cell anchors (the same on every level).
     pub anchors: AnchorGenerator,
+    /// Where RoIAlign runs (host for the CPU backend, device otherwise).
+    pub roi_align: RoiAlignMode,
 }
 
 impl Detector {
@@ -84,6 +86,7 @@ impl Detector {
         Ok(Self {
             modules,
             anchors: AnchorGenerator::new(&rpn.anchor_sizes, &rpn.aspect_ratios),
+            roi_align: RoiAlignMode::for_device(w.device()),
             config: config.clone(),
         })
     }
@@ -124,7 +127,9 @@ impl Detector {
             image_size,
             roi.box_pool_size,
             roi.sampling_ratio,
-        );
+            self.roi_align,
+        )
+        .await?;
         let (class_logits, box_regression) = self
             .modules
             .box_predictor

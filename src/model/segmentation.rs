@@ -151,7 +151,9 @@ impl SegmentationModel {
             image_size,
             roi.mask_pool_size,
             roi.sampling_ratio,
-        );
+            self.detector.roi_align,
+        )
+        .await?;
         let logits = self.mask_head.forward(pooled);
         let [_, classes, h, w] = logits.dims();
         let all = read_f32(logits).await?;

@@ -9,7 +9,30 @@
 use burn::prelude::*;
 use burn::tensor::ops::{GridSampleOptions, GridSamplePaddingMode, InterpolateMode};
 
+use super::align_host::{HostFeatureMap, roi_align_host};
 use crate::box_ops::{Box4, area};
+use crate::error::ModelError;
+use crate::readback::read_f32;
+
+/// Where RoIAlign runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RoiAlignMode {
+    /// On the device through `grid_sample_2d` (GPU backends).
+    Device,
+    /// On a host copy of the feature maps (the CPU backend, where that copy is free).
+    Host,
+}
+
+impl RoiAlignMode {
+    /// [`Self::Host`] for the CPU backend, [`Self::Device`] otherwise.
+    pub fn for_device(device: &Device) -> Self {
+        if format!("{:?}", device.as_dispatch()).starts_with("Flex") {
+            Self::Host
+        } else {
+            Self::Device
+        }
+    }
+}
 
 /// RoIs pooled per `grid_sample` call, to bound the sampled intermediate tensor.
 const ROIS_PER_CHUNK: usize = 256;
@@ -135,18 +158,43 @@ pub fn roi_align(
     Tensor::cat(chunks.collect(), 0)
 }
 
+/// RoIAlign of `boxes` on one level, where `mode` says.
+async fn roi_align_level(
+    feature: &Tensor<4>,
+    boxes: &[Box4],
+    scale: f32,
+    output: usize,
+    sampling_ratio: usize,
+    mode: RoiAlignMode,
+) -> Result<Tensor<4>, ModelError> {
+    match mode {
+        RoiAlignMode::Device => Ok(roi_align(feature, boxes, scale, output, sampling_ratio)),
+        RoiAlignMode::Host => {
+            let [_, c, h, w] = feature.dims();
+            let map = HostFeatureMap::from_chw(&read_f32(feature.clone()).await?, c, h, w);
+            let pooled = roi_align_host(&map, boxes, scale, output, sampling_ratio);
+            let shape = [boxes.len(), c, output, output];
+            Ok(Tensor::from_data(
+                TensorData::new(pooled, shape),
+                &feature.device(),
+            ))
+        }
+    }
+}
+
 /// RoIAlign over a feature pyramid: each box is pooled from the level [`assign_levels`] picks.
 ///
 /// # Shapes
 /// - `features`: `[1, C, H_l, W_l]` per level, finest first
 /// - returns `[R, C, output, output]` in the order of `boxes`
-pub fn multiscale_roi_align(
+pub async fn multiscale_roi_align(
     features: &[Tensor<4>],
     boxes: &[Box4],
     image_size: [usize; 2],
     output: usize,
     sampling_ratio: usize,
-) -> Tensor<4> {
+    mode: RoiAlignMode,
+) -> Result<Tensor<4>, ModelError> {
     let scales: Vec<f32> = features
         .iter()
         .map(|f| {
@@ -166,20 +214,24 @@ pub fn multiscale_roi_align(
             continue;
         }
         let level_boxes: Vec<Box4> = members.iter().map(|&i| boxes[i]).collect();
-        pooled.push(roi_align(
-            feature,
-            &level_boxes,
-            scales[level],
-            output,
-            sampling_ratio,
-        ));
+        pooled.push(
+            roi_align_level(
+                feature,
+                &level_boxes,
+                scales[level],
+                output,
+                sampling_ratio,
+                mode,
+            )
+            .await?,
+        );
         order.extend(members);
     }
 
     let device = features[0].device();
     let channels = features[0].dims()[1];
     if pooled.is_empty() {
-        return Tensor::zeros([0, channels, output, output], &device);
+        return Ok(Tensor::zeros([0, channels, output, output], &device));
     }
 
     // Rows are grouped by level; put them back in box order.
@@ -188,7 +240,7 @@ pub fn multiscale_roi_align(
         inverse[box_index] = row as i64;
     }
     let inverse = Tensor::<1, Int>::from_data(TensorData::new(inverse, [boxes.len()]), &device);
-    Tensor::cat(pooled, 0).select(0, inverse)
+    Ok(Tensor::cat(pooled, 0).select(0, inverse))
 }
 
 #[cfg(test)]
@@ -223,6 +275,18 @@ mod tests {
         // Samples past the last row are clamped to it: box [0, 3] x [3, 4] samples y = 3.25, 3.75.
         let out = roi_align(&feature, &[[0.0, 3.0, 3.0, 4.0]], 1.0, 1, 2);
         let v = out.into_data().try_into_vec_as::<f32>().unwrap();
+        assert!((v[0] - (1.5 + 30.0)).abs() < 1e-5, "{v:?}");
+
+        // The host path computes the same.
+        let host = HostFeatureMap::from_chw(
+            &(0..16)
+                .map(|i| (i % 4) as f32 + 10.0 * (i / 4) as f32)
+                .collect::<Vec<_>>(),
+            1,
+            4,
+            4,
+        );
+        let v = roi_align_host(&host, &[[0.0, 3.0, 3.0, 4.0]], 1.0, 1, 2);
         assert!((v[0] - (1.5 + 30.0)).abs() < 1e-5, "{v:?}");
 
         // A box far outside the map pools zeros.
