@@ -33,10 +33,28 @@ pub struct ClassificationModel {
 pub struct SlicePrediction {
     /// `normal`, `pneumonia` or `covid`.
     pub predicted_class: &'static str,
-    /// Softmax of the logits, in [`CLASS_NAMES`] order.
-    pub class_probabilities: [f32; 3],
+    /// Softmax of the logits.
+    pub class_probabilities: ClassProbabilities,
     /// S's raw logits.
     pub s_logits: [f32; 3],
+}
+
+/// Probability of each class (softmax of S's logits; they sum to 1).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct ClassProbabilities {
+    /// Control: no pneumonia.
+    pub normal: f32,
+    /// Common (non-COVID) pneumonia.
+    pub pneumonia: f32,
+    /// COVID-19.
+    pub covid: f32,
+}
+
+impl ClassProbabilities {
+    /// In [`CLASS_NAMES`] order.
+    pub fn as_array(&self) -> [f32; 3] {
+        [self.normal, self.pneumonia, self.covid]
+    }
 }
 
 /// Everything one classification pass produces.
@@ -62,7 +80,12 @@ impl SlicePrediction {
         let max = logits.iter().copied().fold(f32::NEG_INFINITY, f32::max);
         let exps = logits.map(|l| (l - max).exp());
         let sum: f32 = exps.iter().sum();
-        let class_probabilities = exps.map(|e| e / sum);
+        let [normal, pneumonia, covid] = exps.map(|e| e / sum);
+        let class_probabilities = ClassProbabilities {
+            normal,
+            pneumonia,
+            covid,
+        };
         let best = (0..3)
             .max_by(|&a, &b| logits[a].total_cmp(&logits[b]))
             .unwrap_or(0);

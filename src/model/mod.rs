@@ -9,11 +9,15 @@ mod detector;
 mod input;
 mod loading;
 mod segmentation;
+mod synthetic;
 pub(crate) mod timing;
 
-pub use classification::{CLASS_NAMES, ClassificationModel, ClassificationResult, SlicePrediction};
+pub use classification::{
+    CLASS_NAMES, ClassProbabilities, ClassificationModel, ClassificationResult, SlicePrediction,
+};
 pub use detector::{BoxBranchOutput, Detector, DetectorModules};
 pub use input::ModelInput;
 pub use loading::{ModelKind, infer_detector_config};
 pub use segmentation::{SegmentationModel, SegmentationResult};
+pub use synthetic::synthetic_weights;
 pub use timing::StageTimings;

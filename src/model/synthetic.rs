@@ -1,0 +1,105 @@
+//! Seeded random weights for any configuration: what tests, fixtures and benchmarks use when no
+//! trained checkpoint is at hand. They mean nothing medically.
+
+use burn::prelude::Device;
+
+use super::detector::Detector;
+use super::loading::ModelKind;
+use crate::classifier::ModuleS;
+use crate::config::{ClassifierConfig, DetectorConfig};
+use crate::error::ModelError;
+use crate::importer::{RawTensor, StateDict};
+use crate::mask_head::MaskHead;
+use crate::weights::WeightLoader;
+
+/// SplitMix64: a small, well-mixed generator, seeded per tensor so values do not depend on the
+/// order tensors are visited in.
+struct SplitMix(u64);
+
+impl SplitMix {
+    fn next_unit(&mut self) -> f32 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^= z >> 31;
+        (z >> 40) as f32 / (1u64 << 24) as f32
+    }
+}
+
+fn name_seed(name: &str, seed: u64) -> u64 {
+    name.bytes().fold(seed ^ 0xCBF2_9CE4_8422_2325, |h, b| {
+        (h ^ b as u64).wrapping_mul(0x100_0000_01B3)
+    })
+}
+
+/// Values for one tensor: He-uniform weights, small biases, near-identity batch norms.
+fn values(name: &str, shape: &[usize], seed: u64) -> Vec<f32> {
+    let n: usize = shape.iter().product();
+    let mut rng = SplitMix(name_seed(name, seed));
+    let is_bn = name.contains(".bn") || name.contains("downsample.1");
+    let field = name.rsplit('.').next().unwrap_or("");
+    match (is_bn, field) {
+        (_, "running_var") => (0..n).map(|_| 1.0 + 0.1 * rng.next_unit()).collect(),
+        (_, "running_mean") => (0..n).map(|_| 0.1 * (rng.next_unit() - 0.5)).collect(),
+        (true, "weight") => vec![1.0; n],
+        (true, "bias") => vec![0.0; n],
+        (false, "bias") => (0..n).map(|_| 0.02 * (rng.next_unit() - 0.5)).collect(),
+        _ => {
+            let fan_in: usize = shape.iter().skip(1).product::<usize>().max(1);
+            let bound = (6.0 / fan_in as f32).sqrt();
+            (0..n)
+                .map(|_| bound * (2.0 * rng.next_unit() - 1.0))
+                .collect()
+        }
+    }
+}
+
+/// Seeded random weights for a model of `kind` with the given detector.
+pub fn synthetic_weights(
+    kind: ModelKind,
+    detector: &DetectorConfig,
+    seed: u64,
+    device: &Device,
+) -> Result<StateDict, ModelError> {
+    let empty = StateDict::default();
+    let w = WeightLoader::new(&empty, device);
+    Detector::load(&w, detector)?;
+    match kind {
+        ModelKind::Segmentation => {
+            MaskHead::load(&w, "roi_heads", detector.fpn_channels, &detector.roi_heads);
+        }
+        ModelKind::Classification => {
+            ModuleS::load(&w, "s2new", &ClassifierConfig::new());
+        }
+    }
+
+    let mut weights = StateDict::default();
+    for (name, shape) in w.requested() {
+        let data = values(&name, &shape, seed);
+        weights.tensors.insert(name, RawTensor { shape, data });
+    }
+    Ok(weights)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::backbone::BackboneConfig;
+    use crate::config::ClassificationConfig;
+    use crate::model::ClassificationModel;
+
+    #[test]
+    fn synthetic_weights_fit_the_architecture_and_are_seeded() {
+        let device = Device::default();
+        let detector = DetectorConfig::new().with_backbone(BackboneConfig::new().with_depth(18));
+        let a = synthetic_weights(ModelKind::Classification, &detector, 7, &device).unwrap();
+        let b = synthetic_weights(ModelKind::Classification, &detector, 7, &device).unwrap();
+        let c = synthetic_weights(ModelKind::Classification, &detector, 8, &device).unwrap();
+        assert_eq!(a, b);
+        assert_ne!(a, c);
+        assert_eq!(ModelKind::detect(&a).unwrap(), ModelKind::Classification);
+        let config = ClassificationConfig::new().with_detector(detector);
+        ClassificationModel::load(&a, config, &device).unwrap();
+    }
+}

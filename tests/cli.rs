@@ -1,0 +1,296 @@
+//! The `ct-mask-net` command line on a fresh clone: small seeded models made by the project's
+//! own code (ResNet-18 detector), the committed synthetic slice, and broken inputs.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::sync::OnceLock;
+
+use burn::prelude::Device;
+use ct_mask_net::analysis::Analyzer;
+use ct_mask_net::backbone::BackboneConfig;
+use ct_mask_net::config::{ClassificationConfig, DetectorConfig};
+use ct_mask_net::imaging::decode_slice;
+use ct_mask_net::importer::{StateDict, write_safetensors};
+use ct_mask_net::model::{ClassificationModel, ModelKind, synthetic_weights};
+use ct_mask_net::pipeline::classification_input;
+use ct_mask_net::transform::TransformConfig;
+use serde_json::Value;
+
+struct Fixture {
+    dir: PathBuf,
+    classifier: StateDict,
+    segmenter: StateDict,
+}
+
+fn detector() -> DetectorConfig {
+    DetectorConfig::new().with_backbone(BackboneConfig::new().with_depth(18))
+}
+
+/// Temporary folder with the two seeded checkpoints, the fixture slice in several encodings and
+/// broken files.
+fn fixture() -> &'static Fixture {
+    static FIXTURE: OnceLock<Fixture> = OnceLock::new();
+    FIXTURE.get_or_init(|| {
+        let dir = std::env::temp_dir().join(format!("ct-mask-net-cli-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let device = Device::flex();
+        let classifier =
+            synthetic_weights(ModelKind::Classification, &detector(), 1, &device).unwrap();
+        let segmenter =
+            synthetic_weights(ModelKind::Segmentation, &detector(), 1, &device).unwrap();
+        let meta = BTreeMap::new();
+        std::fs::write(
+            dir.join("cls.safetensors"),
+            write_safetensors(&classifier, false, &meta).unwrap(),
+        )
+        .unwrap();
+        std::fs::write(
+            dir.join("seg.safetensors"),
+            write_safetensors(&segmenter, false, &meta).unwrap(),
+        )
+        .unwrap();
+
+        let png = std::fs::read(slice_path()).unwrap();
+        std::fs::write(dir.join("slice.png"), &png).unwrap();
+        let image = decode_slice(&png).unwrap();
+        image::DynamicImage::ImageRgb8(image.clone())
+            .resize_exact(512, 512, image::imageops::FilterType::Triangle)
+            .to_luma16()
+            .save(dir.join("slice_512_16bit.png"))
+            .unwrap();
+        image.save(dir.join("slice.jpg")).unwrap();
+        std::fs::write(dir.join("truncated.png"), &png[..png.len() / 2]).unwrap();
+        std::fs::write(dir.join("notes.png"), b"this is a text file").unwrap();
+        std::fs::write(dir.join("empty.png"), b"").unwrap();
+        Fixture {
+            dir,
+            classifier,
+            segmenter,
+        }
+    })
+}
+
+fn slice_path() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/slices/synthetic_slice.png")
+}
+
+fn run(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_ct-mask-net"))
+        .args(args)
+        .current_dir(&fixture().dir)
+        .output()
+        .unwrap()
+}
+
+fn json_lines(output: &Output) -> Vec<Value> {
+    String::from_utf8(output.stdout.clone())
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
+}
+
+#[test]
+fn predict_reports_every_image_and_survives_bad_files() {
+    let overlays = fixture().dir.join("overlays");
+    let out = run(&[
+        "predict",
+        "--weights",
+        "cls.safetensors",
+        "--segmentation-weights",
+        "seg.safetensors",
+        "--ranked-boxes",
+        "--overlay",
+        overlays.to_str().unwrap(),
+        "slice.png",
+        "truncated.png",
+        "slice.jpg",
+        "notes.png",
+        "empty.png",
+        "missing.png",
+        "slice_512_16bit.png",
+    ]);
+    let lines = json_lines(&out);
+    assert_eq!(out.status.code(), Some(1), "bad files make the exit code 1");
+    assert_eq!(lines.len(), 7, "one line per image");
+
+    for (i, good) in [
+        (0, "slice.png"),
+        (2, "slice.jpg"),
+        (6, "slice_512_16bit.png"),
+    ] {
+        let v = &lines[i];
+        assert!(v["file"].as_str().unwrap().ends_with(good));
+        let class = v["predicted_class"].as_str().unwrap();
+        assert!(["normal", "pneumonia", "covid"].contains(&class));
+        let p = &v["class_probabilities"];
+        let sum: f64 = ["normal", "pneumonia", "covid"]
+            .iter()
+            .map(|k| p[k].as_f64().unwrap())
+            .sum();
+        assert!(
+            (sum - 1.0).abs() < 1e-4,
+            "{good}: probabilities sum to {sum}"
+        );
+        assert_eq!(v["s_logits"].as_array().unwrap().len(), 3);
+        let rows = v["ranked_boxes"].as_array().unwrap();
+        assert_eq!(rows.len(), 256);
+        assert!(rows.iter().all(|r| r.as_array().unwrap().len() == 5));
+        let [w, h] = [
+            v["image_size"][0].as_f64().unwrap(),
+            v["image_size"][1].as_f64().unwrap(),
+        ];
+        for d in v["detections"].as_array().unwrap() {
+            assert!(["ggo", "consolidation"].contains(&d["label"].as_str().unwrap()));
+            let b: Vec<f64> = d["box"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|x| x.as_f64().unwrap())
+                .collect();
+            assert!(
+                b[0] >= 0.0
+                    && b[1] >= 0.0
+                    && b[2] <= w
+                    && b[3] <= h
+                    && b[0] <= b[2]
+                    && b[1] <= b[3]
+            );
+        }
+        let stem = good.trim_end_matches(".png").trim_end_matches(".jpg");
+        let overlay = image::open(overlays.join(format!("{stem}.overlay.png"))).unwrap();
+        assert_eq!([overlay.width() as f64, overlay.height() as f64], [w, h]);
+    }
+    assert_eq!(
+        lines[6]["shared_detector_pass"],
+        Value::Bool(true),
+        "512x512 shares one pass"
+    );
+    assert_eq!(lines[0]["shared_detector_pass"], Value::Bool(false));
+
+    for (i, expected) in [
+        (1, "corrupt or truncated"),
+        (3, "unsupported image format"),
+        (4, "empty"),
+        (5, "cannot read"),
+    ] {
+        let message = lines[i]["error"]
+            .as_str()
+            .unwrap_or_else(|| panic!("line {i}: {}", lines[i]));
+        assert!(message.contains(expected), "line {i}: {message}");
+    }
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("truncated.png"), "{stderr}");
+}
+
+#[test]
+fn cli_and_library_agree_and_the_shared_pass_changes_nothing() {
+    let f = fixture();
+    let device = Device::flex();
+    let image = decode_slice(&std::fs::read(f.dir.join("slice_512_16bit.png")).unwrap()).unwrap();
+
+    let config = ClassificationConfig::new().with_detector(detector());
+    let model = ClassificationModel::load(&f.classifier, config, &device).unwrap();
+    let input = classification_input(&image, &TransformConfig::default(), &device);
+    let direct = pollster::block_on(model.run(&input)).unwrap();
+
+    let analyzer = Analyzer::new(&f.classifier, Some(&f.segmenter), &device).unwrap();
+    let shared = pollster::block_on(analyzer.analyze(&image)).unwrap();
+    assert!(shared.report.shared_detector_pass);
+    assert_eq!(
+        shared.report.prediction.s_logits,
+        direct.prediction.s_logits
+    );
+    assert_eq!(shared.ranked_boxes, direct.ranked_boxes);
+
+    let out = run(&[
+        "predict",
+        "--weights",
+        "cls.safetensors",
+        "slice_512_16bit.png",
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let line = &json_lines(&out)[0];
+    let logits: Vec<f32> = line["s_logits"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_f64().unwrap() as f32)
+        .collect();
+    assert_eq!(logits, direct.prediction.s_logits.to_vec());
+    assert!(
+        line["detections"].is_null(),
+        "no lesions without segmentation weights"
+    );
+}
+
+#[test]
+fn convert_round_trips_and_f16_stays_close() {
+    for (name, half) in [("cls32.safetensors", false), ("cls16.safetensors", true)] {
+        let mut args = vec!["convert", "cls.safetensors", name];
+        if half {
+            args.push("--f16");
+        }
+        let out = run(&args);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    let size = |n: &str| std::fs::metadata(fixture().dir.join(n)).unwrap().len() as f64;
+    assert!(size("cls16.safetensors") < 0.55 * size("cls32.safetensors"));
+
+    let logits = |weights: &str| -> Vec<f64> {
+        let out = run(&["predict", "--weights", weights, "slice.png"]);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        json_lines(&out)[0]["s_logits"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v.as_f64().unwrap())
+            .collect()
+    };
+    let original = logits("cls.safetensors");
+    assert_eq!(
+        logits("cls32.safetensors"),
+        original,
+        "f32 conversion is lossless"
+    );
+    let half = logits("cls16.safetensors");
+    let scale = original.iter().fold(1.0f64, |m, v| m.max(v.abs()));
+    for (a, b) in half.iter().zip(&original) {
+        assert!(
+            (a - b).abs() <= 0.05 * scale,
+            "f16 logits {half:?} vs {original:?}"
+        );
+    }
+}
+
+#[test]
+fn wrong_or_broken_checkpoints_are_refused_with_a_reason() {
+    let out = run(&["predict", "--weights", "seg.safetensors", "slice.png"]);
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("holds a segmentation model"), "{stderr}");
+
+    let out = run(&["predict", "--weights", "slice.png", "slice.png"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("slice.png"));
+
+    let out = run(&["convert", "truncated.png", "x.safetensors"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        !fixture().dir.join("x.safetensors").exists(),
+        "nothing written on failure"
+    );
+}
