@@ -12,6 +12,7 @@
 
 pub mod analysis;
 pub mod backbone;
+pub mod backend;
 pub mod box_ops;
 pub mod classifier;
 pub mod config;

@@ -53,19 +53,27 @@ fn print_row(name: &str, runs: &[StageTimings], total: &[f64]) {
 }
 
 pub fn run(args: BenchArgs) -> Result<ExitCode, String> {
-    let device = Device::flex();
+    bench_on("cpu (flex)", &ct_mask_net::backend::cpu().device, &args)?;
+    match pollster::block_on(ct_mask_net::backend::gpu()) {
+        Ok(gpu) => bench_on("gpu (wgpu)", &gpu.device, &args)?,
+        Err(e) => println!("\ngpu: not measured: {e}"),
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn bench_on(backend: &str, device: &Device, args: &BenchArgs) -> Result<(), String> {
     let cls = weights::read_kind(&args.weights, ModelKind::Classification)?;
     let seg = weights::read_kind(&args.segmentation_weights, ModelKind::Segmentation)?;
     let classifier = ClassificationModel::load(
         &cls.weights,
         ClassificationConfig::new().with_detector(infer_detector_config(&cls.weights)),
-        &device,
+        device,
     )
     .map_err(|e| e.to_string())?;
     let segmenter = SegmentationModel::load(
         &seg.weights,
         SegmentationConfig::new().with_detector(infer_detector_config(&seg.weights)),
-        &device,
+        device,
     )
     .map_err(|e| e.to_string())?;
     drop((cls, seg));
@@ -82,7 +90,7 @@ pub fn run(args: BenchArgs) -> Result<ExitCode, String> {
             let image = decode_slice(&bytes).map_err(|e| e.to_string())?;
             let decode_ms = started.elapsed().as_secs_f64() * 1e3;
             let mut t = if *name == "segmentation" {
-                let input = segmentation_input(&image, &transform, &device);
+                let input = segmentation_input(&image, &transform, device);
                 let prep = started.elapsed().as_secs_f64() * 1e3 - decode_ms;
                 let mut r = pollster::block_on(segmenter.run(&input)).map_err(|e| e.to_string())?;
                 // Pasting every detection's mask, as the authors' inference does.
@@ -94,7 +102,7 @@ pub fn run(args: BenchArgs) -> Result<ExitCode, String> {
                 r.timings.preprocess_ms = prep;
                 r.timings
             } else {
-                let input = classification_input(&image, &transform, &device);
+                let input = classification_input(&image, &transform, device);
                 let prep = started.elapsed().as_secs_f64() * 1e3 - decode_ms;
                 let mut r =
                     pollster::block_on(classifier.run(&input)).map_err(|e| e.to_string())?;
@@ -110,7 +118,7 @@ pub fn run(args: BenchArgs) -> Result<ExitCode, String> {
     }
 
     println!(
-        "backend: flex (CPU), {} thread(s) available; median of {} runs after 1 warm-up; ms",
+        "\nbackend: {backend}; {} CPU thread(s); median of {} runs after 1 warm-up; ms",
         std::thread::available_parallelism()
             .map(|n| n.get())
             .unwrap_or(1),
@@ -123,5 +131,5 @@ pub fn run(args: BenchArgs) -> Result<ExitCode, String> {
     for (name, timings, totals) in &rows {
         print_row(name, timings, totals);
     }
-    Ok(ExitCode::SUCCESS)
+    Ok(())
 }

@@ -34,6 +34,15 @@ enum Command {
     Bench(bench::BenchArgs),
 }
 
+/// The compute device for `cpu` or `gpu`, with a plain message when the GPU is unavailable.
+fn select_device(backend: &str) -> Result<burn::prelude::Device, String> {
+    let device = match backend {
+        "gpu" => pollster::block_on(ct_mask_net::backend::gpu()).map_err(|e| e.to_string())?,
+        _ => ct_mask_net::backend::cpu(),
+    };
+    Ok(device.device)
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {

@@ -3,7 +3,6 @@
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use burn::prelude::Device;
 use clap::Args;
 use ct_mask_net::analysis::{Analyzer, SliceAnalysis};
 use ct_mask_net::imaging::{
@@ -34,6 +33,9 @@ pub struct PredictArgs {
     /// Lesions scoring below this are listed but not drawn or counted in the areas.
     #[arg(long, default_value_t = 0.5)]
     min_score: f32,
+    /// Where the models run: `cpu`, or `gpu` (wgpu; needs a build with the `wgpu` feature).
+    #[arg(long, default_value = "cpu", value_parser = ["cpu", "gpu"])]
+    backend: String,
     /// Opacity of the mask tint in overlays (0 to 1).
     #[arg(long, default_value_t = 0.45)]
     opacity: f32,
@@ -48,7 +50,7 @@ pub fn run(args: PredictArgs) -> Result<ExitCode, String> {
             "--overlay needs --segmentation-weights (the lesion model draws the masks)".into(),
         );
     }
-    let device = Device::flex();
+    let device = crate::select_device(&args.backend)?;
     let classifier = weights::read_kind(&args.weights, ModelKind::Classification)?;
     let segmenter = args
         .segmentation_weights
