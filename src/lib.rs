@@ -11,6 +11,8 @@
 //! for checkpoints and [`imaging`] for decoding slices.
 
 pub mod analysis;
+#[cfg(target_arch = "wasm32")]
+pub mod app;
 pub mod backbone;
 pub mod backend;
 pub mod box_ops;

@@ -139,6 +139,8 @@ impl Bottleneck {
 }
 
 /// One residual block of either kind.
+// A network holds blocks of one kind only, so the size difference wastes nothing.
+#[allow(clippy::large_enum_variant)]
 #[derive(Module, Debug)]
 pub enum ResidualBlock {
     /// ResNet-18/34 block.

@@ -4,15 +4,24 @@
 //! - `convert`: an authors' `.pth` checkpoint to the project's safetensors format.
 //! - `bench`: per-stage timings of both models.
 
+#![cfg_attr(target_arch = "wasm32", allow(unused))]
+
+#[cfg(not(target_arch = "wasm32"))]
 mod bench;
+#[cfg(not(target_arch = "wasm32"))]
 mod convert;
+#[cfg(not(target_arch = "wasm32"))]
 mod predict;
+#[cfg(not(target_arch = "wasm32"))]
 mod weights;
 
+#[cfg(not(target_arch = "wasm32"))]
 use std::process::ExitCode;
 
+#[cfg(not(target_arch = "wasm32"))]
 use clap::{Parser, Subcommand};
 
+#[cfg(not(target_arch = "wasm32"))]
 #[derive(Parser)]
 #[command(
     name = "ct-mask-net",
@@ -24,6 +33,7 @@ struct Cli {
     command: Command,
 }
 
+#[cfg(not(target_arch = "wasm32"))]
 #[derive(Subcommand)]
 enum Command {
     /// Classify slices and detect lesions; prints one JSON object per image (JSON Lines).
@@ -34,6 +44,7 @@ enum Command {
     Bench(bench::BenchArgs),
 }
 
+#[cfg(not(target_arch = "wasm32"))]
 /// The compute device for `cpu` or `gpu`, with a plain message when the GPU is unavailable.
 fn select_device(backend: &str) -> Result<burn::prelude::Device, String> {
     let device = match backend {
@@ -43,6 +54,11 @@ fn select_device(backend: &str) -> Result<burn::prelude::Device, String> {
     Ok(device.device)
 }
 
+/// The command-line tool is native only.
+#[cfg(target_arch = "wasm32")]
+fn main() {}
+
+#[cfg(not(target_arch = "wasm32"))]
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
