@@ -21,6 +21,7 @@ use crate::model::{
     ClassificationModel, ModelInput, SegmentationModel, SlicePrediction, StageTimings,
     infer_detector_config,
 };
+use crate::pipeline::check_slice_shape;
 use crate::transform::{TransformConfig, preprocess};
 
 /// Lesion class names by label (label 0 is background).
@@ -132,6 +133,7 @@ impl Analyzer {
 
     /// Analyses one decoded slice.
     pub async fn analyze(&self, image: &RgbImage) -> Result<SliceAnalysis, ModelError> {
+        check_slice_shape(image)?;
         let started = Instant::now();
         let original = [image.height() as usize, image.width() as usize];
         let cls_pre = preprocess(&crate::imaging::classifier_resize(image), &self.transform);

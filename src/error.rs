@@ -11,6 +11,9 @@ pub enum ModelError {
     /// The configuration asks for something this implementation does not support.
     #[error("unsupported model configuration: {0}")]
     UnsupportedConfig(String),
+    /// The image cannot be a CT slice (e.g. its shape).
+    #[error("{0}")]
+    UnsupportedImage(String),
     /// The compute device failed (out of memory, lost device, failed read-back).
     #[error("the compute device failed: {0}")]
     Device(String),

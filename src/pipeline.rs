@@ -11,12 +11,30 @@
 use burn::prelude::*;
 use image::RgbImage;
 
+use crate::error::ModelError;
 use crate::imaging::classifier_resize;
 use crate::model::ModelInput;
 use crate::transform::{Preprocessed, TransformConfig, preprocess};
 
 fn to_input(p: Preprocessed, original: [usize; 2], device: &Device) -> ModelInput {
     ModelInput::new(p.data, p.padded, p.resized, original, device)
+}
+
+/// Longest side over shortest side accepted for a slice. CT slices are close to square; the
+/// classifier's first resize (shorter side to 512) would turn a much longer image into a huge one.
+pub const MAX_ASPECT_RATIO: u32 = 4;
+
+/// Refuses images whose shape cannot be a CT slice (see [`MAX_ASPECT_RATIO`]).
+pub fn check_slice_shape(image: &RgbImage) -> Result<(), ModelError> {
+    let (w, h) = (image.width(), image.height());
+    let (long, short) = (w.max(h), w.min(h).max(1));
+    if long > MAX_ASPECT_RATIO * short {
+        return Err(ModelError::UnsupportedImage(format!(
+            "the image is {w}x{h} pixels; a CT slice is close to square (at most \
+             {MAX_ASPECT_RATIO}:1)"
+        )));
+    }
+    Ok(())
 }
 
 /// The segmentation model's input for `image`.

@@ -63,6 +63,9 @@ fn fixture() -> &'static Fixture {
         std::fs::write(dir.join("truncated.png"), &png[..png.len() / 2]).unwrap();
         std::fs::write(dir.join("notes.png"), b"this is a text file").unwrap();
         std::fs::write(dir.join("empty.png"), b"").unwrap();
+        image::RgbImage::new(600, 40)
+            .save(dir.join("strip.png"))
+            .unwrap();
         Fixture {
             dir,
             classifier,
@@ -110,10 +113,11 @@ fn predict_reports_every_image_and_survives_bad_files() {
         "empty.png",
         "missing.png",
         "slice_512_16bit.png",
+        "strip.png",
     ]);
     let lines = json_lines(&out);
     assert_eq!(out.status.code(), Some(1), "bad files make the exit code 1");
-    assert_eq!(lines.len(), 7, "one line per image");
+    assert_eq!(lines.len(), 8, "one line per image");
 
     for (i, good) in [
         (0, "slice.png"),
