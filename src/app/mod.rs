@@ -1,10 +1,63 @@
 //! The web page (Leptos, client-side rendered). Compiled for wasm32 only.
+//!
+//! Everything runs in the browser on the CPU backend: files are read locally, results are
+//! saved through Blob URLs, and no request leaves the page's own origin. Each component lives
+//! in its own file; [`state`] holds what they share.
+
+mod batch_table;
+mod browser;
+mod diagnostics;
+mod export;
+mod header;
+mod input_panel;
+mod overlay;
+mod queue;
+mod slice_view;
+mod state;
+mod weights;
+mod weights_panel;
+mod why_view;
 
 use leptos::prelude::*;
+
+use batch_table::BatchTable;
+use diagnostics::Diagnostics;
+use export::ExportPanel;
+use header::Header;
+use input_panel::InputPanel;
+use slice_view::SliceView;
+use state::AppState;
+use weights_panel::WeightsPanel;
+use why_view::WhyView;
 
 /// Mounts the page into `<body>`.
 pub fn mount() {
     console_error_panic_hook::set_once();
     let _ = console_log::init_with_level(log::Level::Info);
-    leptos::mount::mount_to_body(|| view! { <p>"CT-Mask-Net Web"</p> });
+    leptos::mount::mount_to_body(App);
+}
+
+/// The whole page: shared state, the placeholder model, and the panels.
+#[component]
+fn App() -> impl IntoView {
+    let state = AppState::new();
+    provide_context(state);
+    weights::use_placeholder(state);
+
+    view! {
+        <Header/>
+        <main class="layout">
+            <div class="column">
+                <WeightsPanel/>
+                <InputPanel/>
+                <BatchTable/>
+                <ExportPanel/>
+            </div>
+            <div class="column">
+                <SliceView/>
+                <WhyView/>
+                <Diagnostics/>
+            </div>
+        </main>
+    }
 }

@@ -1,0 +1,226 @@
+//! The batch table: one row per file, sortable by column, click a row to select it.
+
+use std::cmp::Ordering;
+
+use leptos::prelude::*;
+
+use super::state::{AppState, Row, RowStatus, SortColumn, class_label};
+
+/// Columns: heading and sort key (`None` for unsortable).
+const COLUMNS: [(&str, Option<SortColumn>); 7] = [
+    ("#", Some(SortColumn::Arrival)),
+    ("File", Some(SortColumn::File)),
+    ("Class", Some(SortColumn::Class)),
+    ("P normal / pneu. / COVID", Some(SortColumn::Covid)),
+    ("GGO %", Some(SortColumn::Ggo)),
+    ("Cons. %", Some(SortColumn::Consolidation)),
+    ("Time", Some(SortColumn::Time)),
+];
+
+/// All files of the batch and their results.
+#[component]
+pub fn BatchTable() -> impl IntoView {
+    let state = expect_context::<AppState>();
+    let sorted_rows = move || {
+        let (column, ascending) = state.sort.get();
+        let mut rows = state.rows.get();
+        rows.sort_by(|a, b| {
+            let order = compare(a, b, column);
+            if ascending { order } else { order.reverse() }
+        });
+        rows
+    };
+
+    view! {
+        <section class="panel batch" aria-labelledby="batch-title">
+            <h2 id="batch-title">"Results"</h2>
+            <div class="table-scroll">
+                <table data-testid="batch-table">
+                    <thead>
+                        <tr>
+                            {COLUMNS
+                                .into_iter()
+                                .map(|(title, key)| view! { <SortHeader title key/> })
+                                .collect_view()}
+                        </tr>
+                    </thead>
+                    <tbody>
+                        {move || {
+                            sorted_rows()
+                                .into_iter()
+                                .map(|row| view! { <BatchRow row/> })
+                                .collect_view()
+                        }}
+                    </tbody>
+                </table>
+            </div>
+            <Show when=move || state.rows.with(Vec::is_empty)>
+                <p class="hint">"Results appear here, one row per file."</p>
+            </Show>
+        </section>
+    }
+}
+
+/// A column heading that sorts the table when clicked (again: reverses the order).
+#[component]
+fn SortHeader(title: &'static str, key: Option<SortColumn>) -> impl IntoView {
+    let state = expect_context::<AppState>();
+    let aria_sort = move || match (key, state.sort.get()) {
+        (Some(k), (current, true)) if k == current => "ascending",
+        (Some(k), (current, false)) if k == current => "descending",
+        _ => "none",
+    };
+    let on_click = move |_| {
+        if let Some(k) = key {
+            state.sort.update(|(current, ascending)| {
+                if *current == k {
+                    *ascending = !*ascending;
+                } else {
+                    *current = k;
+                    *ascending = true;
+                }
+            });
+        }
+    };
+    view! {
+        <th scope="col" aria-sort=aria_sort>
+            <button type="button" class="sort" title=sort_hint(key) on:click=on_click>
+                {title}
+            </button>
+        </th>
+    }
+}
+
+/// One file's row.
+#[component]
+fn BatchRow(row: Row) -> impl IntoView {
+    let state = expect_context::<AppState>();
+    let id = row.id;
+    let is_selected = move || state.selected.get() == Some(id);
+    let select = move || state.selected.set(Some(id));
+
+    let cells = match (&row.status, &row.result) {
+        (RowStatus::Done, Some(result)) => {
+            let report = &result.analysis.report;
+            let p = report.prediction.class_probabilities;
+            let (ggo, consolidation) = match report.lesion_area_percent {
+                Some(a) => (format!("{:.2}", a.ggo), format!("{:.2}", a.consolidation)),
+                None => ("–".into(), "–".into()),
+            };
+            view! {
+                <td data-testid="predicted-class" class=report.prediction.predicted_class>
+                    {class_label(report.prediction.predicted_class)}
+                </td>
+                <td data-testid="probabilities" class="numeric">
+                    {format!("{:.3} / {:.3} / {:.3}", p.normal, p.pneumonia, p.covid)}
+                </td>
+                <td class="numeric">{ggo}</td>
+                <td class="numeric">{consolidation}</td>
+                <td class="numeric" data-testid="row-time">
+                    {format!("{:.2} s", result.total_ms / 1e3)}
+                </td>
+            }
+            .into_any()
+        }
+        (RowStatus::Failed(message), _) => view! {
+            <td colspan="5" class="error" data-testid="row-error">
+                {message.clone()}
+            </td>
+        }
+        .into_any(),
+        (RowStatus::Running, _) => {
+            view! { <td colspan="5" class="status" data-testid="row-status">"analysing…"</td> }
+                .into_any()
+        }
+        _ => view! { <td colspan="5" class="status" data-testid="row-status">"queued"</td> }
+            .into_any(),
+    };
+
+    view! {
+        <tr
+            data-testid="batch-row"
+            data-status=status_key(&row.status)
+            class:selected=is_selected
+            aria-selected=move || is_selected().to_string()
+            tabindex="0"
+            on:click=move |_| select()
+            on:keydown=move |ev| {
+                if ev.key() == "Enter" || ev.key() == " " {
+                    ev.prevent_default();
+                    select();
+                }
+            }
+        >
+            <td class="numeric">{row.id + 1}</td>
+            <td class="file-name" title=row_title(&row)>
+                {row.name.clone()}
+            </td>
+            {cells}
+        </tr>
+    }
+}
+
+/// The file name's tooltip: the full name and the weights that analysed it.
+fn row_title(row: &Row) -> String {
+    match &row.weights {
+        Some(weights) => format!("{} (analysed with {weights})", row.name),
+        None => row.name.clone(),
+    }
+}
+
+fn sort_hint(key: Option<SortColumn>) -> &'static str {
+    match key {
+        Some(SortColumn::Covid) => {
+            "Probabilities of normal, common pneumonia and COVID-19; sorts by COVID-19"
+        }
+        Some(SortColumn::Consolidation) => "Consolidation area, % of the slice",
+        Some(SortColumn::Ggo) => "Ground-glass opacity area, % of the slice",
+        _ => "Sort by this column",
+    }
+}
+
+fn status_key(status: &RowStatus) -> &'static str {
+    match status {
+        RowStatus::Queued => "queued",
+        RowStatus::Running => "running",
+        RowStatus::Done => "done",
+        RowStatus::Failed(_) => "error",
+    }
+}
+
+/// Sort order; rows without a result sort after those with one.
+fn compare(a: &Row, b: &Row, column: SortColumn) -> Ordering {
+    let number = |row: &Row| -> Option<f32> {
+        let result = row.result.as_ref()?;
+        let report = &result.analysis.report;
+        let areas = report.lesion_area_percent;
+        match column {
+            SortColumn::Covid => Some(report.prediction.class_probabilities.covid),
+            SortColumn::Ggo => areas.map(|a| a.ggo),
+            SortColumn::Consolidation => areas.map(|a| a.consolidation),
+            SortColumn::Time => Some(result.total_ms as f32),
+            _ => None,
+        }
+    };
+    let class = |row: &Row| {
+        row.result
+            .as_ref()
+            .map(|r| class_label(r.analysis.report.prediction.predicted_class))
+    };
+    match column {
+        SortColumn::Arrival => a.id.cmp(&b.id),
+        SortColumn::File => a.name.to_lowercase().cmp(&b.name.to_lowercase()),
+        SortColumn::Class => some_first(class(a), class(b), |x, y| x.cmp(y)),
+        _ => some_first(number(a), number(b), |x, y| x.total_cmp(y)),
+    }
+    .then(a.id.cmp(&b.id))
+}
+
+fn some_first<T>(a: Option<T>, b: Option<T>, cmp: impl Fn(&T, &T) -> Ordering) -> Ordering {
+    match (a, b) {
+        (Some(x), Some(y)) => cmp(&x, &y),
+        (Some(_), None) => Ordering::Less,
+        (None, Some(_)) => Ordering::Greater,
+        (None, None) => Ordering::Equal,
+    }
+}

@@ -1,0 +1,100 @@
+//! Diagnostics a user can paste into a bug report: backend, weights, per-stage timings.
+
+use leptos::prelude::*;
+
+use super::browser::copy_to_clipboard;
+use super::state::{AppState, BACKEND_LABEL, ModelStatus, Row, RowStatus};
+
+/// The diagnostics text and its copy button.
+#[component]
+pub fn Diagnostics() -> impl IntoView {
+    let state = expect_context::<AppState>();
+    let text_area = NodeRef::<leptos::html::Textarea>::new();
+    let copied = RwSignal::new(None::<&'static str>);
+    let text = move || {
+        let model = match state.model.get() {
+            ModelStatus::Ready(info) => info.label,
+            ModelStatus::Busy(text) => text,
+            ModelStatus::Failed(message) => format!("none ({message})"),
+        };
+        state.rows.with(|rows| describe(&model, rows))
+    };
+
+    let copy = move |_| {
+        let text = text();
+        leptos::task::spawn_local(async move {
+            if copy_to_clipboard(&text).await {
+                copied.set(Some("Copied to the clipboard."));
+            } else if let Some(area) = text_area.get_untracked() {
+                area.select();
+                copied.set(Some(
+                    "The clipboard is not available: the text is selected; copy it with \
+                     Ctrl+C.",
+                ));
+            }
+        });
+    };
+
+    view! {
+        <section class="panel diagnostics" data-testid="diagnostics" aria-labelledby="diag-title">
+            <h2 id="diag-title">"Diagnostics"</h2>
+            <textarea
+                node_ref=text_area
+                readonly
+                rows="11"
+                aria-label="Diagnostics text"
+                data-testid="diagnostics-text"
+                prop:value=text
+            ></textarea>
+            <div class="row-of-controls">
+                <button type="button" data-testid="copy-diagnostics" on:click=copy>
+                    "Copy diagnostics"
+                </button>
+                <span aria-live="polite">{move || copied.get()}</span>
+            </div>
+        </section>
+    }
+}
+
+/// The diagnostics as plain text.
+fn describe(model: &str, rows: &[Row]) -> String {
+    let navigator = window().navigator();
+    let mut lines = vec![
+        format!("ct-mask-net {}", env!("CARGO_PKG_VERSION")),
+        format!("backend: {BACKEND_LABEL}, Burn flex"),
+        format!("weights: {model}"),
+        format!(
+            "browser: {} ({} logical cores)",
+            navigator.user_agent().unwrap_or_default(),
+            navigator.hardware_concurrency()
+        ),
+    ];
+    let failed = rows
+        .iter()
+        .filter(|r| matches!(r.status, RowStatus::Failed(_)))
+        .count();
+    lines.push(format!("batch: {} file(s), {failed} failed", rows.len()));
+    let last = rows
+        .iter()
+        .filter_map(|r| r.result.as_ref().map(|res| (r, res)))
+        .max_by_key(|(r, _)| r.id);
+    match last {
+        None => lines.push("last slice: none analysed yet".into()),
+        Some((row, result)) => {
+            let t = &result.analysis.report.timings_ms;
+            lines.push(format!(
+                "last slice: {} ({:.0} ms in all, shared detector pass: {})",
+                row.name, result.total_ms, result.analysis.report.shared_detector_pass
+            ));
+            lines.push(format!(
+                "  decode {:.0} ms, preprocess {:.0} ms, backbone+FPN {:.0} ms, RPN {:.0} ms",
+                t.decode_ms, t.preprocess_ms, t.backbone_fpn_ms, t.rpn_ms
+            ));
+            lines.push(format!(
+                "  RoI heads {:.0} ms, masks {:.0} ms, module S {:.0} ms",
+                t.roi_heads_ms, t.masks_ms, t.classifier_ms
+            ));
+        }
+    }
+    lines.join("\n")
+}

@@ -1,0 +1,93 @@
+//! Choosing slices: a drop zone, a file input, and the batch's progress.
+
+use leptos::prelude::*;
+use web_sys::{DragEvent, HtmlInputElement};
+
+use super::browser::files_of;
+use super::queue::enqueue;
+use super::state::{AppState, RowStatus};
+
+/// Drop zone, file input and progress indicator.
+#[component]
+pub fn InputPanel() -> impl IntoView {
+    let state = expect_context::<AppState>();
+    let dragging = RwSignal::new(false);
+
+    let on_change = move |ev: leptos::ev::Event| {
+        let input = event_target::<HtmlInputElement>(&ev);
+        let files = files_of(input.files());
+        input.set_value("");
+        enqueue(state, files);
+    };
+    let on_drop = move |ev: DragEvent| {
+        ev.prevent_default();
+        dragging.set(false);
+        enqueue(state, files_of(ev.data_transfer().and_then(|d| d.files())));
+    };
+
+    view! {
+        <section class="panel input" aria-labelledby="input-title">
+            <h2 id="input-title">"Slices"</h2>
+            <label
+                class="drop-zone"
+                class:dragging=move || dragging.get()
+                on:dragover=move |ev: DragEvent| {
+                    ev.prevent_default();
+                    dragging.set(true);
+                }
+                on:dragleave=move |_| dragging.set(false)
+                on:drop=on_drop
+            >
+                <span>"Drop CT slices here (PNG or JPEG), or "</span>
+                <span class="button-like">"choose files…"</span>
+                <input
+                    type="file"
+                    class="visually-hidden"
+                    data-testid="file-input"
+                    accept="image/png,image/jpeg,.png,.jpg,.jpeg"
+                    multiple
+                    on:change=on_change
+                />
+            </label>
+            <Progress/>
+        </section>
+    }
+}
+
+/// "n of m" slices processed, with a progress bar.
+#[component]
+fn Progress() -> impl IntoView {
+    let state = expect_context::<AppState>();
+    let counts = move || {
+        state.rows.with(|rows| {
+            let finished = rows
+                .iter()
+                .filter(|r| matches!(r.status, RowStatus::Done | RowStatus::Failed(_)))
+                .count();
+            (finished, rows.len())
+        })
+    };
+    let text = move || {
+        let (finished, total) = counts();
+        if total == 0 {
+            "No slices yet.".to_string()
+        } else if state.running.get() {
+            format!("Analysing: {finished} of {total} done")
+        } else {
+            format!("{finished} of {total} done")
+        }
+    };
+
+    view! {
+        <div class="progress">
+            <progress
+                max=move || counts().1.max(1)
+                value=move || counts().0
+                aria-label="Slices analysed"
+            ></progress>
+            <span data-testid="progress" aria-live="polite">
+                {text}
+            </span>
+        </div>
+    }
+}

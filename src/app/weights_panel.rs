@@ -1,0 +1,85 @@
+//! The weights panel: the placeholder warning, loading the user's checkpoints and going back
+//! to the placeholder.
+
+use leptos::prelude::*;
+use web_sys::HtmlInputElement;
+
+use super::browser::files_of;
+use super::state::{AppState, ModelStatus};
+use super::weights::{PLACEHOLDER_NOTE, load_user_weights, use_placeholder};
+
+/// Checkpoint loading and the plain statement of which weights are in use.
+#[component]
+pub fn WeightsPanel() -> impl IntoView {
+    let state = expect_context::<AppState>();
+    let is_placeholder =
+        move || matches!(state.model.get(), ModelStatus::Ready(info) if info.placeholder);
+    let busy = move || matches!(state.model.get(), ModelStatus::Busy(_));
+    let in_use = move || match state.model.get() {
+        ModelStatus::Ready(info) => format!("In use: {}.", info.label),
+        ModelStatus::Busy(text) => text,
+        ModelStatus::Failed(message) => format!("No model could be built: {message}"),
+    };
+
+    let on_change = move |ev: leptos::ev::Event| {
+        let input = event_target::<HtmlInputElement>(&ev);
+        let files = files_of(input.files());
+        // Clear the input so that choosing the same file again still counts as a change.
+        input.set_value("");
+        load_user_weights(state, files);
+    };
+
+    view! {
+        <section class="panel weights" aria-labelledby="weights-title">
+            <h2 id="weights-title">"Weights"</h2>
+            <Show when=is_placeholder>
+                <p class="warning" data-testid="placeholder-note">{PLACEHOLDER_NOTE}</p>
+            </Show>
+            <p data-testid="weights-in-use">{in_use}</p>
+            <div class="row-of-controls">
+                <label class="button-like">
+                    "Load checkpoints (.pth, .safetensors)…"
+                    <input
+                        type="file"
+                        class="visually-hidden"
+                        data-testid="weights-input"
+                        accept=".pth,.safetensors"
+                        multiple
+                        prop:disabled=busy
+                        on:change=on_change
+                    />
+                </label>
+                <button
+                    type="button"
+                    data-testid="use-placeholder"
+                    prop:disabled=move || busy() || is_placeholder()
+                    on:click=move |_| use_placeholder(state)
+                >
+                    "Back to the placeholder"
+                </button>
+            </div>
+            <p class="hint">
+                "The authors' classification_model.pth (COVID-CT-Mask-Net) and \
+                 segmentation_model.pth (lesions), or this project's .safetensors files. A \
+                 classifier alone works too (then no lesions are shown). Files are read here; \
+                 nothing is uploaded."
+            </p>
+            {move || {
+                state
+                    .weights_error
+                    .get()
+                    .map(|message| {
+                        view! {
+                            <p class="error" role="alert" data-testid="weights-error">
+                                {format!(
+                                    "Could not use these weights: {}. The previous model stays \
+                                     active.",
+                                    message.trim_end_matches('.'),
+                                )}
+                            </p>
+                        }
+                    })
+            }}
+        </section>
+    }
+}

@@ -1,0 +1,360 @@
+// End-to-end test of the web page in headless Debian chromium (playwright-core).
+//
+// Run through tests/web/run.sh, which builds and serves dist/ and sets BASE_URL and NODE_PATH.
+// Checks: the placeholder model starts; a batch of good and bad files is analysed one row per
+// file; good rows have a class and probabilities summing to 1; bad rows say what is wrong; the
+// overlay canvas is drawn; the CSV and JSON exports hold one record per file; bad weights are
+// refused while the placeholder stays; and the page makes no request to another origin nor any
+// request carrying a body.
+
+'use strict';
+
+const fs = require('fs');
+const zlib = require('zlib');
+const os = require('os');
+const path = require('path');
+const { chromium } = require('playwright-core');
+
+const BASE_URL = process.env.BASE_URL || 'http://127.0.0.1:8080';
+const SCREENSHOT = process.env.SCREENSHOT || '/tmp/ct-mask-net-page.png';
+const REPO = path.resolve(__dirname, '..', '..');
+const SHARED = path.resolve(REPO, '..', 'shared');
+const MODEL_TIMEOUT_MS = 5 * 60_000;
+const BATCH_TIMEOUT_MS = 15 * 60_000;
+// The oracle checkpoints (the authors' layout, ResNet-50, seeded random weights), when present.
+const ORACLE_CHECKPOINTS = path.join(SHARED, 'oracle', 'checkpoints');
+const TEST_CHECKPOINTS = process.env.WEB_TEST_CHECKPOINTS !== '0';
+
+const failures = [];
+function check(condition, message) {
+  if (condition) {
+    console.log(`  ok   ${message}`);
+  } else {
+    console.log(`  FAIL ${message}`);
+    failures.push(message);
+  }
+}
+
+/** The real slices to add when ../shared/data exists (a named one, else the first PNG). */
+function realSlices() {
+  const picks = [
+    ['covid_ct_md_3class/png', 'CAP_cap001_050.png'],
+    ['cncb_cp_sample/png', 'CP_0_3131_0140.png'],
+  ];
+  const found = [];
+  for (const [dir, name] of picks) {
+    const folder = path.join(SHARED, 'data', dir);
+    if (!fs.existsSync(folder)) continue;
+    const wanted = path.join(folder, name);
+    if (fs.existsSync(wanted)) {
+      found.push(wanted);
+    } else {
+      const first = fs.readdirSync(folder).filter((f) => f.endsWith('.png')).sort()[0];
+      if (first) found.push(path.join(folder, first));
+    }
+  }
+  return found;
+}
+
+/** Bad inputs, written to a temporary folder. */
+function badFiles(dir, goodPng) {
+  const bytes = fs.readFileSync(goodPng);
+  const files = {
+    'truncated.png': bytes.subarray(0, Math.floor(bytes.length / 3)),
+    'notes.png': Buffer.from('These are my notes, not an image.\n'),
+    'empty.png': Buffer.alloc(0),
+  };
+  return Object.entries(files).map(([name, content]) => {
+    const file = path.join(dir, name);
+    fs.writeFileSync(file, content);
+    return file;
+  });
+}
+
+/** Fails the test on any request to another origin or with a body. */
+function watchRequests(context, origin) {
+  const log = [];
+  context.on('request', (request) => {
+    const url = request.url();
+    const body = request.postDataBuffer();
+    let requestOrigin;
+    try {
+      requestOrigin = new URL(url).origin;
+    } catch {
+      requestOrigin = 'unparsable';
+    }
+    // blob: URLs carry their creator's origin; data: URLs are inline and go nowhere.
+    const local = url.startsWith('data:') || requestOrigin === origin;
+    log.push({ url: url.slice(0, 120), method: request.method(), local, body: !!body });
+  });
+  return log;
+}
+
+/** Unpacks an oracle checkpoint (`.pth.gz`) into `dir`. */
+function unpack(dir, name) {
+  const file = path.join(dir, name);
+  fs.writeFileSync(file, zlib.gunzipSync(fs.readFileSync(path.join(ORACLE_CHECKPOINTS, `${name}.gz`))));
+  return file;
+}
+
+/** Loads the authors'-layout checkpoints: the classifier alone, then the segmentation model
+ * completes the pair; analyses one slice with them; goes back to the placeholder. */
+async function checkpointsPhase(page, workDir, slice) {
+  console.log('checkpoint loading (authors\' layout, ResNet-50):');
+  const status = '[data-testid="weights-status"]';
+  const classifier = unpack(workDir, 'classification_resnet50_seed0.pth');
+  const segmenter = unpack(workDir, 'segmentation_resnet50_seed0.pth');
+
+  let t = Date.now();
+  await page.setInputFiles('[data-testid="weights-input"]', classifier);
+  await page.waitForSelector(`${status}[data-state="ready"]`, { timeout: MODEL_TIMEOUT_MS });
+  let text = await page.textContent(status);
+  console.log(`  classifier loaded in ${((Date.now() - t) / 1000).toFixed(1)} s`);
+  check(/classification_resnet50_seed0\.pth/.test(text) && /no lesions/.test(text),
+    `classifier alone: "${text}"`);
+  check(!(await page.isVisible('[data-testid="placeholder-note"]')), 'placeholder warning gone');
+
+  t = Date.now();
+  await page.setInputFiles('[data-testid="weights-input"]', segmenter);
+  await page.waitForFunction(
+    () => /segmentation_resnet50/.test(document.querySelector('[data-testid="weights-status"]').textContent),
+    null, { timeout: MODEL_TIMEOUT_MS });
+  text = await page.textContent(status);
+  console.log(`  segmentation model loaded in ${((Date.now() - t) / 1000).toFixed(1)} s`);
+  check(/classification_resnet50_seed0\.pth \+ segmentation_resnet50_seed0\.pth/.test(text),
+    `segmentation completes the pair: "${text}"`);
+
+  const before = await page.locator('[data-testid="batch-row"]').count();
+  t = Date.now();
+  await page.setInputFiles('[data-testid="file-input"]', slice);
+  const row = page.locator('[data-testid="batch-row"]').filter({ hasText: path.basename(slice) }).last();
+  await page.waitForFunction(
+    (n) => {
+      const rows = document.querySelectorAll('[data-testid="batch-row"]');
+      return rows.length > n && [...rows].every((r) => r.dataset.status === 'done' || r.dataset.status === 'error');
+    }, before, { timeout: BATCH_TIMEOUT_MS, polling: 500 });
+  const cells = await page.$$eval('[data-testid="batch-row"]', (trs) => {
+    const tr = trs.reduce((a, b) => (Number(a.cells[0].textContent) > Number(b.cells[0].textContent) ? a : b));
+    return [...tr.cells].map((c) => c.textContent);
+  });
+  const sum = cells[3].split('/').map(Number).reduce((a, b) => a + b, 0);
+  check(['normal', 'common pneumonia', 'COVID-19'].includes(cells[2]) && Math.abs(sum - 1) < 0.01 &&
+    /^\d/.test(cells[4]), `slice with the ResNet-50 pair: ${cells.slice(1).join(' | ')}`);
+  console.log(`  per-slice time (CPU backend, ResNet-50 pair): ${cells[6]} (wall ${((Date.now() - t) / 1000).toFixed(1)} s)`);
+  await page.screenshot({ path: SCREENSHOT.replace(/\.png$/, '-checkpoints.png'), fullPage: true });
+
+  await page.click('[data-testid="use-placeholder"]');
+  await page.waitForSelector(`${status}[data-state="placeholder"]`, { timeout: MODEL_TIMEOUT_MS });
+  check(true, 'back to the placeholder');
+}
+
+async function main() {
+  const origin = new URL(BASE_URL).origin;
+  const workDir = fs.mkdtempSync(path.join(os.tmpdir(), 'ct-mask-net-web-'));
+  const fixture = path.join(REPO, 'tests/fixtures/slices/synthetic_slice.png');
+  const good = [fixture, ...realSlices()];
+  const bad = badFiles(workDir, fixture);
+
+  const browser = await chromium.launch({
+    executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
+    headless: true,
+    args: [
+      '--no-sandbox',
+      '--no-first-run',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+      '--disable-quic',
+    ],
+  });
+  const context = await browser.newContext({
+    acceptDownloads: true,
+    viewport: { width: 1280, height: 800 },
+  });
+  const requests = watchRequests(context, origin);
+  const page = await context.newPage();
+  const consoleErrors = [];
+  page.on('console', (message) => {
+    if (message.type() === 'error') consoleErrors.push(message.text());
+  });
+  page.on('pageerror', (error) => consoleErrors.push(String(error)));
+
+  try {
+    console.log(`web test: ${BASE_URL}`);
+    let t = Date.now();
+    await page.goto(BASE_URL);
+    await page.waitForSelector('[data-testid="weights-status"][data-state="placeholder"]', {
+      timeout: MODEL_TIMEOUT_MS,
+    });
+    console.log(`placeholder model ready after ${((Date.now() - t) / 1000).toFixed(1)} s`);
+    check((await page.textContent('[data-testid="backend"]')).includes('CPU (WebAssembly)'),
+      'backend indicator says CPU (WebAssembly)');
+    const note = await page.textContent('[data-testid="placeholder-note"]');
+    check(/random seeded weights/.test(note) && /results mean nothing/.test(note),
+      'the placeholder warning is shown');
+
+    // Bad weights: refused, the placeholder stays.
+    const notWeights = path.join(workDir, 'not_weights.pth');
+    fs.writeFileSync(notWeights, 'not a checkpoint');
+    await page.setInputFiles('[data-testid="weights-input"]', notWeights);
+    await page.waitForSelector('[data-testid="weights-error"]', { timeout: 60_000 });
+    const weightsError = await page.textContent('[data-testid="weights-error"]');
+    check(/not a model checkpoint/.test(weightsError), `bad weights refused: "${weightsError}"`);
+    check(await page.isVisible('[data-testid="weights-status"][data-state="placeholder"]'),
+      'the placeholder stays active after bad weights');
+
+    // The batch.
+    const files = [...good, ...bad];
+    console.log(`adding ${files.length} files: ${files.map((f) => path.basename(f)).join(', ')}`);
+    t = Date.now();
+    await page.setInputFiles('[data-testid="file-input"]', files);
+    const rowCount = await page.locator('[data-testid="batch-row"]').count();
+    check(rowCount === files.length, `one row per file at once (${rowCount})`);
+    let lastProgress = '';
+    const progressSeen = new Set();
+    const deadline = Date.now() + BATCH_TIMEOUT_MS;
+    for (;;) {
+      const pending = await page
+        .locator('[data-testid="batch-row"][data-status="queued"], [data-testid="batch-row"][data-status="running"]')
+        .count();
+      const progress = await page.textContent('[data-testid="progress"]');
+      progressSeen.add(progress);
+      if (progress !== lastProgress) {
+        console.log(`  progress: ${progress} (${((Date.now() - t) / 1000).toFixed(1)} s)`);
+        lastProgress = progress;
+      }
+      if (pending === 0) break;
+      if (Date.now() > deadline) throw new Error('the batch did not finish in time');
+      await page.waitForTimeout(250);
+    }
+    console.log(`batch done after ${((Date.now() - t) / 1000).toFixed(1)} s`);
+    check(progressSeen.size >= 3, `the progress indicator moved (${[...progressSeen].join(' | ')})`);
+    check(new RegExp(`${files.length} of ${files.length}`).test(lastProgress),
+      `progress ends at "${files.length} of ${files.length}"`);
+
+    const rows = await page.$$eval('[data-testid="batch-row"]', (trs) =>
+      trs.map((tr) => ({
+        name: tr.querySelector('.file-name')?.textContent,
+        status: tr.dataset.status,
+        cls: tr.querySelector('[data-testid="predicted-class"]')?.textContent,
+        probs: tr.querySelector('[data-testid="probabilities"]')?.textContent,
+        time: tr.querySelector('[data-testid="row-time"]')?.textContent,
+        error: tr.querySelector('[data-testid="row-error"]')?.textContent,
+      })));
+    for (const file of good) {
+      const row = rows.find((r) => r.name === path.basename(file));
+      const probs = (row?.probs || '').split('/').map(Number);
+      const sum = probs.reduce((a, b) => a + b, 0);
+      check(row?.status === 'done' && ['normal', 'common pneumonia', 'COVID-19'].includes(row.cls),
+        `${path.basename(file)}: predicted class "${row?.cls}"`);
+      check(probs.length === 3 && Math.abs(sum - 1) < 0.01,
+        `${path.basename(file)}: probabilities ${row?.probs} sum to ${sum.toFixed(4)}`);
+      console.log(`  per-slice time (CPU backend): ${path.basename(file)}: ${row?.time}`);
+    }
+    const expectedErrors = {
+      'truncated.png': /corrupt or truncated/i,
+      'notes.png': /unsupported image format/i,
+      'empty.png': /empty/i,
+    };
+    for (const [name, pattern] of Object.entries(expectedErrors)) {
+      const row = rows.find((r) => r.name === name);
+      check(row?.status === 'error' && pattern.test(row.error || ''),
+        `${name}: error "${row?.error}"`);
+    }
+
+    // The overlay of the selected (first good) row.
+    const canvas = await page.$eval('[data-testid="overlay"]', (c) => {
+      const data = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
+      let lit = 0;
+      for (let i = 0; i < data.length; i += 4) if (data[i] + data[i + 1] + data[i + 2] > 0) lit++;
+      return { width: c.width, height: c.height, drawn: c.dataset.drawn, lit };
+    });
+    check(canvas.width > 0 && canvas.height > 0 && canvas.lit > 0,
+      `overlay canvas drawn (${canvas.width}x${canvas.height}, ${canvas.lit} non-black pixels, ${canvas.drawn})`);
+    const canvasSum = () => page.$eval('[data-testid="overlay"]', (c) =>
+      c.getContext('2d').getImageData(0, 0, c.width, c.height).data.reduce((a, b) => a + b, 0));
+    const withGgo = await canvasSum();
+    await page.uncheck('[data-testid="toggle-ggo"]');
+    const withoutGgo = await canvasSum();
+    await page.check('[data-testid="toggle-ggo"]');
+    check(withGgo !== withoutGgo && (await canvasSum()) === withGgo,
+      'the GGO toggle redraws the overlay without re-running the model');
+    const why = await page.$$eval('.why-table tbody tr', (trs) => trs.length);
+    check(why === 10, `why view lists the 10 best-ranked rows of S's input (${why})`);
+
+    // Selecting another row and sorting.
+    if (good.length > 1) {
+      await page.click(`[data-testid="batch-row"]:has-text("${path.basename(good[1])}")`);
+      const drawn = await page.getAttribute('[data-testid="overlay"]', 'data-drawn');
+      check(drawn === path.basename(good[1]), `clicking a row selects and draws it (${drawn})`);
+    }
+    await page.click('th button.sort:has-text("File")');
+    const sortedNames = await page.$$eval('[data-testid="batch-row"] .file-name', (tds) =>
+      tds.map((td) => td.textContent));
+    const expected = [...sortedNames].sort((a, b) => a.toLowerCase().localeCompare(b.toLowerCase()));
+    check(JSON.stringify(sortedNames) === JSON.stringify(expected), 'sorting by file name');
+
+    // Exports.
+    const [csvDownload] = await Promise.all([
+      page.waitForEvent('download'),
+      page.click('[data-testid="export-csv"]'),
+    ]);
+    const csv = fs.readFileSync(await csvDownload.path(), 'utf8').trim().split('\n');
+    check(csv.length === files.length + 1 && csv[0].startsWith('file,predicted_class'),
+      `CSV export: header + ${csv.length - 1} lines (${csvDownload.suggestedFilename()})`);
+    const [jsonDownload] = await Promise.all([
+      page.waitForEvent('download'),
+      page.click('[data-testid="export-json"]'),
+    ]);
+    const json = JSON.parse(fs.readFileSync(await jsonDownload.path(), 'utf8'));
+    check(json.length === files.length, `JSON export: ${json.length} records`);
+
+    const diagnostics = await page.inputValue('[data-testid="diagnostics-text"]');
+    check(/backbone\+FPN \d+ ms/.test(diagnostics), 'diagnostics list per-stage timings');
+    console.log(diagnostics.split('\n').map((l) => `  | ${l}`).join('\n'));
+
+    // Dropping a file on the drop zone queues it like the file input does.
+    const rowsBefore = await page.locator('[data-testid="batch-row"]').count();
+    await page.evaluate(() => {
+      const transfer = new DataTransfer();
+      transfer.items.add(new File([], 'dropped.png', { type: 'image/png' }));
+      const zone = document.querySelector('.drop-zone');
+      zone.dispatchEvent(new DragEvent('dragover', { dataTransfer: transfer, bubbles: true, cancelable: true }));
+      zone.dispatchEvent(new DragEvent('drop', { dataTransfer: transfer, bubbles: true, cancelable: true }));
+    });
+    const dropped = page.locator('[data-testid="batch-row"]', { hasText: 'dropped.png' });
+    await dropped.locator('[data-testid="row-error"]').waitFor({ timeout: 60_000 });
+    check((await page.locator('[data-testid="batch-row"]').count()) === rowsBefore + 1 &&
+      /empty/.test(await dropped.textContent()), 'a dropped file is queued and analysed');
+
+    await page.screenshot({ path: SCREENSHOT, fullPage: true });
+    console.log(`screenshot: ${SCREENSHOT}`);
+
+    if (TEST_CHECKPOINTS && fs.existsSync(ORACLE_CHECKPOINTS)) {
+      await checkpointsPhase(page, workDir, good[1] || fixture);
+    } else {
+      console.log('checkpoint loading: SKIPPED (no ../shared/oracle/checkpoints or WEB_TEST_CHECKPOINTS=0)');
+    }
+  } finally {
+    const foreign = requests.filter((r) => !r.local || r.body);
+    check(foreign.length === 0,
+      `privacy: ${requests.length} requests, all to ${origin}, none with a body` +
+        (foreign.length ? `; offending: ${JSON.stringify(foreign)}` : ''));
+    const cspErrors = consoleErrors.filter((e) => /Content Security Policy/i.test(e));
+    check(cspErrors.length === 0, `no Content-Security-Policy violations ${cspErrors.join(' ')}`);
+    if (consoleErrors.length) console.log(`console errors:\n  ${consoleErrors.join('\n  ')}`);
+    await browser.close();
+    fs.rmSync(workDir, { recursive: true, force: true });
+  }
+
+  if (failures.length) {
+    console.log(`web test: ${failures.length} check(s) failed`);
+    process.exit(1);
+  }
+  console.log('web test: all checks passed');
+}
+
+main().catch((error) => {
+  console.error(`web test: ${error.stack || error}`);
+  process.exit(1);
+});
