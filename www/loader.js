@@ -3,6 +3,27 @@
 // `pattern_script` writes the hashed names of the bindings and the wasm into the tag.
 const tag = document.querySelector('script[data-js][data-wasm]');
 const loading = document.getElementById('loading');
+
+// Offline use: the service worker (sw.js) keeps the page, its wasm and assets in a cache.
+// Browsers allow it only in secure contexts (https, or http://localhost / 127.0.0.1). The
+// page's header shows `window.ctMaskNetOffline`, updated on each 'ct-mask-net-offline' event.
+function setOffline(state) {
+    window.ctMaskNetOffline = state;
+    window.dispatchEvent(new Event('ct-mask-net-offline'));
+}
+if ('serviceWorker' in navigator && window.isSecureContext) {
+    setOffline('preparing');
+    navigator.serviceWorker.register('sw.js')
+        .then(() => navigator.serviceWorker.ready)
+        .then(() => setOffline('ready'))
+        .catch((error) => {
+            console.warn('offline cache unavailable:', error);
+            setOffline('unavailable: ' + error);
+        });
+} else {
+    setOffline('unavailable: the page is not served from https or localhost');
+}
+
 try {
     const bindings = await import(tag.dataset.js);
     await bindings.default({ module_or_path: tag.dataset.wasm });

@@ -1,6 +1,8 @@
 // End-to-end test of the web page in headless Debian chromium (playwright-core).
 //
-// Run through tests/web/run.sh, which builds and serves dist/ and sets BASE_URL and NODE_PATH.
+// Run through tests/web/run.sh, which builds dist/ and sets DIST and NODE_PATH; this script
+// serves DIST itself on a free local port (tests/web/serve.py) so that it can cut the server
+// for the offline check.
 // Checks: the placeholder model starts; a batch of good and bad files is analysed one row per
 // file; good rows have a class and probabilities summing to 1; bad rows say what is wrong; the
 // overlay canvas is drawn; the CSV and JSON exports hold one record per file; bad weights are
@@ -13,9 +15,10 @@ const fs = require('fs');
 const zlib = require('zlib');
 const os = require('os');
 const path = require('path');
+const { spawn } = require('child_process');
 const { chromium } = require('playwright-core');
 
-const BASE_URL = process.env.BASE_URL || 'http://127.0.0.1:8080';
+const DIST = process.env.DIST || path.resolve(__dirname, '..', '..', 'dist');
 const SCREENSHOT = process.env.SCREENSHOT || '/tmp/ct-mask-net-page.png';
 const REPO = path.resolve(__dirname, '..', '..');
 const SHARED = path.resolve(REPO, '..', 'shared');
@@ -90,6 +93,84 @@ function watchRequests(context, origin) {
   return log;
 }
 
+/** Starts tests/web/serve.py on DIST; resolves to { url, stop } once it prints its port. */
+function startServer() {
+  return new Promise((resolve, reject) => {
+    const server = spawn('python3', [path.join(__dirname, 'serve.py'), DIST], {
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
+    let output = '';
+    server.on('error', reject);
+    server.on('exit', (code) => reject(new Error(`the test server exited (${code})`)));
+    server.stdout.on('data', (chunk) => {
+      output += chunk;
+      const port = output.split('\n')[0].trim();
+      if (output.includes('\n') && /^\d+$/.test(port)) {
+        resolve({
+          url: `http://127.0.0.1:${port}/`,
+          stop: () => new Promise((done) => {
+            if (server.exitCode !== null || server.signalCode !== null) return done();
+            server.removeAllListeners('exit');
+            server.on('exit', () => done());
+            server.kill();
+          }),
+        });
+      }
+    });
+  });
+}
+
+/** Waits until every row of the batch is done or failed. */
+async function waitForBatch(page, minRows) {
+  await page.waitForFunction(
+    (n) => {
+      const rows = document.querySelectorAll('[data-testid="batch-row"]');
+      return rows.length >= n &&
+        [...rows].every((r) => r.dataset.status === 'done' || r.dataset.status === 'error');
+    }, minRows, { timeout: BATCH_TIMEOUT_MS, polling: 500 });
+}
+
+/** Cuts the server, reloads the page from the service worker's cache and analyses a slice. */
+async function offlinePhase(page, server, slice) {
+  console.log('offline: cut the server, reload, analyse a slice');
+  const cached = await page.evaluate(async () => {
+    await navigator.serviceWorker.ready;
+    const names = await caches.keys();
+    const files = [];
+    for (const name of names) {
+      for (const request of await (await caches.open(name)).keys()) files.push(request.url);
+    }
+    return { controlled: !!navigator.serviceWorker.controller, files };
+  });
+  check(cached.files.some((f) => f.endsWith('.wasm')) && cached.files.some((f) => f.endsWith('.js')),
+    `the service worker cached the page (${cached.files.length} files, wasm included)`);
+  await server.stop();
+  let down = false;
+  try {
+    await fetch(BASE_URL);
+  } catch {
+    down = true;
+  }
+  check(down, 'the server is really down');
+
+  const t = Date.now();
+  await page.reload();
+  await page.waitForSelector('[data-testid="weights-status"][data-state="placeholder"]', {
+    timeout: MODEL_TIMEOUT_MS,
+  });
+  console.log(`  reloaded offline, placeholder ready after ${((Date.now() - t) / 1000).toFixed(1)} s`);
+  await page.setInputFiles('[data-testid="file-input"]', slice);
+  await waitForBatch(page, 1);
+  const row = await page.$eval('[data-testid="batch-row"]', (tr) => ({
+    status: tr.dataset.status,
+    cls: tr.querySelector('[data-testid="predicted-class"]')?.textContent,
+  }));
+  check(row.status === 'done' && ['normal', 'common pneumonia', 'COVID-19'].includes(row.cls),
+    `offline analysis of ${path.basename(slice)}: "${row.cls}"`);
+}
+
+let BASE_URL;
+
 /** Unpacks an oracle checkpoint (`.pth.gz`) into `dir`. */
 function unpack(dir, name) {
   const file = path.join(dir, name);
@@ -128,11 +209,7 @@ async function checkpointsPhase(page, workDir, slice) {
   t = Date.now();
   await page.setInputFiles('[data-testid="file-input"]', slice);
   const row = page.locator('[data-testid="batch-row"]').filter({ hasText: path.basename(slice) }).last();
-  await page.waitForFunction(
-    (n) => {
-      const rows = document.querySelectorAll('[data-testid="batch-row"]');
-      return rows.length > n && [...rows].every((r) => r.dataset.status === 'done' || r.dataset.status === 'error');
-    }, before, { timeout: BATCH_TIMEOUT_MS, polling: 500 });
+  await waitForBatch(page, before + 1);
   const cells = await page.$$eval('[data-testid="batch-row"]', (trs) => {
     const tr = trs.reduce((a, b) => (Number(a.cells[0].textContent) > Number(b.cells[0].textContent) ? a : b));
     return [...tr.cells].map((c) => c.textContent);
@@ -149,6 +226,8 @@ async function checkpointsPhase(page, workDir, slice) {
 }
 
 async function main() {
+  const server = await startServer();
+  BASE_URL = server.url;
   const origin = new URL(BASE_URL).origin;
   const workDir = fs.mkdtempSync(path.join(os.tmpdir(), 'ct-mask-net-web-'));
   const fixture = path.join(REPO, 'tests/fixtures/slices/synthetic_slice.png');
@@ -335,6 +414,8 @@ async function main() {
     } else {
       console.log('checkpoint loading: SKIPPED (no ../shared/oracle/checkpoints or WEB_TEST_CHECKPOINTS=0)');
     }
+
+    await offlinePhase(page, server, fixture);
   } finally {
     const foreign = requests.filter((r) => !r.local || r.body);
     check(foreign.length === 0,
@@ -344,6 +425,7 @@ async function main() {
     check(cspErrors.length === 0, `no Content-Security-Policy violations ${cspErrors.join(' ')}`);
     if (consoleErrors.length) console.log(`console errors:\n  ${consoleErrors.join('\n  ')}`);
     await browser.close();
+    await server.stop().catch(() => {});
     fs.rmSync(workDir, { recursive: true, force: true });
   }
 

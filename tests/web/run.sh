@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# End-to-end test of the web page: builds it with Trunk, serves dist/ on a free local port and
-# drives headless Debian chromium through playwright-core (tests/web/e2e.mjs). Not part of
+# End-to-end test of the web page: builds it with Trunk, then tests/web/e2e.cjs serves dist/ on
+# a free local port and drives headless Debian chromium through playwright-core. Not part of
 # `cargo test`. Exits non-zero on any failure.
 #
 # Options: --no-build (test the dist/ already built). Environment: CARGO_TARGET_DIR (default
@@ -23,17 +23,5 @@ if [[ ${1:-} != "--no-build" ]]; then
 fi
 [[ -f dist/index.html ]] || { echo "web test: dist/index.html missing" >&2; exit 1; }
 
-SERVER_LOG=$(mktemp)
-python3 tests/web/serve.py dist >"$SERVER_LOG" 2>&1 &
-SERVER_PID=$!
-trap 'kill "$SERVER_PID" 2>/dev/null || true; rm -f "$SERVER_LOG"' EXIT
-for _ in $(seq 50); do
-    [[ -s "$SERVER_LOG" ]] && break
-    sleep 0.1
-done
-PORT=$(head -n1 "$SERVER_LOG")
-[[ $PORT =~ ^[0-9]+$ ]] || { echo "web test: server did not start: $(cat "$SERVER_LOG")" >&2; exit 1; }
-
-echo "web test: serving dist/ on http://127.0.0.1:$PORT"
-NODE_PATH="$CACHE_DIR/tools/node_modules" BASE_URL="http://127.0.0.1:$PORT" \
-    node tests/web/e2e.cjs
+echo "web test: driving headless chromium on dist/"
+NODE_PATH="$CACHE_DIR/tools/node_modules" DIST="$PWD/dist" node tests/web/e2e.cjs
