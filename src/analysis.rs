@@ -7,7 +7,7 @@
 
 use burn::prelude::*;
 use image::RgbImage;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use web_time::Instant;
 
 use crate::box_ops::rescale;
@@ -40,7 +40,7 @@ pub struct Lesion {
 }
 
 /// Share of the slice covered by each lesion class, in percent.
-#[derive(Debug, Clone, Copy, Default, Serialize)]
+#[derive(Debug, Clone, Copy, Default, Serialize, Deserialize)]
 pub struct LesionAreas {
     /// Ground-glass opacity.
     pub ggo: f32,
@@ -58,7 +58,7 @@ pub struct LesionMasks {
 }
 
 /// Result of analysing one slice.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct SliceReport {
     /// `[width, height]` of the slice.
     pub image_size: [usize; 2],
@@ -76,6 +76,32 @@ pub struct SliceReport {
     pub shared_detector_pass: bool,
     /// Per-stage milliseconds (both models added up).
     pub timings_ms: StageTimings,
+}
+
+/// [`Lesion`] as read back from JSON, with an owned label.
+#[derive(Deserialize)]
+struct LesionText {
+    label: String,
+    score: f32,
+    #[serde(rename = "box")]
+    bbox: [f32; 4],
+}
+
+impl<'de> Deserialize<'de> for Lesion {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let text = LesionText::deserialize(deserializer)?;
+        let label = LESION_NAMES[1..]
+            .iter()
+            .find(|n| **n == text.label)
+            .ok_or_else(|| {
+                serde::de::Error::custom(format!("unknown lesion label `{}`", text.label))
+            })?;
+        Ok(Self {
+            label,
+            score: text.score,
+            bbox: text.bbox,
+        })
+    }
 }
 
 /// A report plus what is needed to draw it.

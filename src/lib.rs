@@ -18,6 +18,7 @@ pub mod backend;
 pub mod box_ops;
 pub mod classifier;
 pub mod config;
+pub mod engine;
 pub mod error;
 pub mod fpn;
 pub mod imaging;

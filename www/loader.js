@@ -24,6 +24,9 @@ if ('serviceWorker' in navigator && window.isSecureContext) {
     setOffline('unavailable: the page is not served from https or localhost');
 }
 
+// Where the bindings and the wasm are, for the engine's worker (src/app/client.rs).
+window.ctMaskNetAssets = { js: tag.dataset.js, wasm: tag.dataset.wasm };
+
 try {
     const bindings = await import(tag.dataset.js);
     await bindings.default({ module_or_path: tag.dataset.wasm });

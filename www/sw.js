@@ -12,7 +12,7 @@
 'use strict';
 
 const CACHE_PREFIX = 'ct-mask-net-';
-const SHELL = ['./', 'index.html', 'loader.js', 'manifest.webmanifest'];
+const SHELL = ['./', 'index.html', 'loader.js', 'worker.js', 'manifest.webmanifest'];
 
 /** Same-origin files referenced by index.html: src=, href= and data-js / data-wasm. */
 function referencedFiles(html) {

@@ -1,7 +1,7 @@
 //! COVID-CT-Mask-Net: the detector's ranked box predictions classified by module S.
 
 use burn::prelude::*;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::detector::Detector;
 use super::input::ModelInput;
@@ -16,6 +16,31 @@ use crate::weights::WeightLoader;
 
 /// Class names in S's output order.
 pub const CLASS_NAMES: [&str; 3] = ["normal", "pneumonia", "covid"];
+
+/// [`SlicePrediction`] as read back from JSON, with an owned class name.
+#[derive(Deserialize)]
+struct PredictionText {
+    predicted_class: String,
+    class_probabilities: ClassProbabilities,
+    s_logits: [f32; 3],
+}
+
+impl<'de> Deserialize<'de> for SlicePrediction {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let text = PredictionText::deserialize(deserializer)?;
+        let predicted_class = CLASS_NAMES
+            .iter()
+            .find(|n| **n == text.predicted_class)
+            .ok_or_else(|| {
+                serde::de::Error::custom(format!("unknown class `{}`", text.predicted_class))
+            })?;
+        Ok(Self {
+            predicted_class,
+            class_probabilities: text.class_probabilities,
+            s_logits: text.s_logits,
+        })
+    }
+}
 
 /// Detector + module S.
 #[derive(Debug)]
@@ -40,7 +65,7 @@ pub struct SlicePrediction {
 }
 
 /// Probability of each class (softmax of S's logits; they sum to 1).
-#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct ClassProbabilities {
     /// Control: no pneumonia.
     pub normal: f32,

@@ -1,13 +1,13 @@
 //! Per-stage wall-clock timings.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use web_time::Instant;
 
 /// Milliseconds spent in each stage of one forward pass. Stages that did not run stay 0.
 ///
 /// On asynchronous backends (WebGPU) device work is only awaited at read-backs, so time queued
 /// in one stage may be attributed to the next one that reads back.
-#[derive(Debug, Clone, Copy, Default, Serialize)]
+#[derive(Debug, Clone, Copy, Default, Serialize, Deserialize)]
 pub struct StageTimings {
     /// Image decoding.
     pub decode_ms: f64,

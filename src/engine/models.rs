@@ -1,0 +1,128 @@
+//! Building the engine's models: the seeded placeholder, or the checkpoints the user loads.
+//!
+//! A failed build never replaces the active model: the engine swaps only once the new one is
+//! fully built.
+
+use std::rc::Rc;
+
+use burn::prelude::Device;
+
+use super::protocol::ModelInfo;
+use crate::analysis::Analyzer;
+use crate::backbone::BackboneConfig;
+use crate::config::DetectorConfig;
+use crate::importer::{StateDict, read_checkpoint};
+use crate::model::{ModelKind, synthetic_weights};
+
+/// Seed of the placeholder weights. Both models use it, so their detectors are identical and
+/// one detector pass serves both.
+pub const PLACEHOLDER_SEED: u64 = 2020;
+
+/// What the page says about the placeholder.
+pub const PLACEHOLDER_NOTE: &str = "Placeholder model: random seeded weights, not a trained \
+    model; results mean nothing. Load the authors' checkpoints to get real predictions.";
+
+/// A checkpoint the user loaded, kept so that a later file can complete the pair.
+#[derive(Debug, Clone)]
+pub struct UserCheckpoint {
+    /// The file's name.
+    pub file: String,
+    /// Its weights.
+    pub weights: Rc<StateDict>,
+}
+
+/// The user's checkpoints behind the active model (both `None` with the placeholder).
+#[derive(Debug, Clone, Default)]
+pub struct UserWeights {
+    /// COVID-CT-Mask-Net (module S).
+    pub classifier: Option<UserCheckpoint>,
+    /// The lesion Mask R-CNN.
+    pub segmenter: Option<UserCheckpoint>,
+}
+
+impl UserWeights {
+    /// How the page describes a model built from these checkpoints.
+    pub fn info(&self) -> ModelInfo {
+        let names: Vec<&str> = [&self.classifier, &self.segmenter]
+            .into_iter()
+            .flatten()
+            .map(|c| c.file.as_str())
+            .collect();
+        let mut label = format!("your weights: {}", names.join(" + "));
+        if self.segmenter.is_none() {
+            label.push_str(" (no segmentation model: no lesions)");
+        }
+        ModelInfo {
+            label,
+            placeholder: false,
+            lesions: self.segmenter.is_some(),
+        }
+    }
+}
+
+/// How the page describes the placeholder.
+pub fn placeholder_info() -> ModelInfo {
+    ModelInfo {
+        label: format!("placeholder (random ResNet-18 weights, seed {PLACEHOLDER_SEED})"),
+        placeholder: true,
+        lesions: true,
+    }
+}
+
+/// The placeholder: ResNet-18 detector, classifier and segmentation model, seeded.
+pub fn placeholder(device: &Device) -> Result<Analyzer, String> {
+    let detector = DetectorConfig::new().with_backbone(BackboneConfig::new().with_depth(18));
+    let make = |kind| {
+        synthetic_weights(kind, &detector, PLACEHOLDER_SEED, device).map_err(|e| e.to_string())
+    };
+    let classifier = make(ModelKind::Classification)?;
+    let segmenter = make(ModelKind::Segmentation)?;
+    Analyzer::new(&classifier, Some(&segmenter), device).map_err(|e| e.to_string())
+}
+
+/// A model from `files` (name, bytes) plus the user's checkpoints already active: a new file
+/// of one kind replaces the old one of that kind.
+pub fn user_model(
+    current: &UserWeights,
+    files: Vec<(String, Vec<u8>)>,
+    device: &Device,
+) -> Result<(Analyzer, UserWeights), String> {
+    if files.is_empty() {
+        return Err("no file was chosen".into());
+    }
+    let mut weights = current.clone();
+    let mut seen = Vec::new();
+    for (name, bytes) in files {
+        let checkpoint = read_checkpoint(&bytes).map_err(|e| format!("{name}: {e}"))?;
+        drop(bytes);
+        let kind = ModelKind::detect(&checkpoint.weights).map_err(|e| format!("{name}: {e}"))?;
+        if seen.contains(&kind) {
+            return Err(format!(
+                "two {} checkpoints were chosen; choose at most one of each kind",
+                kind.name()
+            ));
+        }
+        seen.push(kind);
+        let loaded = Some(UserCheckpoint {
+            file: name,
+            weights: Rc::new(checkpoint.weights),
+        });
+        match kind {
+            ModelKind::Classification => weights.classifier = loaded,
+            ModelKind::Segmentation => weights.segmenter = loaded,
+        }
+    }
+
+    let Some(classifier) = &weights.classifier else {
+        return Err("a segmentation checkpoint alone cannot classify slices: also load the \
+                    classification checkpoint (classification_model.pth)"
+            .into());
+    };
+    let analyzer = Analyzer::new(
+        &classifier.weights,
+        weights.segmenter.as_ref().map(|s| s.weights.as_ref()),
+        device,
+    )
+    .map_err(|e| format!("these weights do not fit the model: {e}"))?;
+    Ok((analyzer, weights))
+}

@@ -1,0 +1,296 @@
+//! Messages between the page and the engine, and their wire form.
+//!
+//! The engine runs in a Web Worker, so requests and replies cross a `postMessage` boundary.
+//! Each message becomes an [`Envelope`]: a JSON header (the variant and its small fields) plus
+//! binary buffers for the bulky parts (file bytes, decoded pixels, masks, S's input), which the
+//! browser moves without copying. The same types work in-process (no worker) and natively,
+//! where the round trip is tested.
+
+use image::RgbImage;
+use serde::{Deserialize, Serialize};
+
+use super::AnalysedSlice;
+use crate::analysis::{LesionMasks, SliceAnalysis, SliceReport};
+
+/// A message in wire form: JSON header and binary buffers.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Envelope {
+    /// The variant and its small fields, as JSON.
+    pub header: String,
+    /// Bulky payloads, in the order the variant defines.
+    pub buffers: Vec<Vec<u8>>,
+}
+
+/// Description of the active model, as the page shows it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ModelInfo {
+    /// Plain-words name of the weights in use.
+    pub label: String,
+    /// Whether these are the seeded random placeholder weights.
+    pub placeholder: bool,
+    /// Whether a segmentation model is present (lesions, masks, areas).
+    pub lesions: bool,
+}
+
+/// What the page asks of the engine. Requests are handled one at a time, in order, and each
+/// gets exactly one [`Reply`].
+#[derive(Debug, Clone, PartialEq)]
+pub enum Request {
+    /// Activate the seeded placeholder model. Replies [`Reply::ModelReady`] or
+    /// [`Reply::ModelFailed`].
+    UsePlaceholder,
+    /// Build a model from checkpoint files `(name, bytes)`, completed by the user's
+    /// checkpoints already active. Replies [`Reply::ModelReady`] or [`Reply::WeightsRefused`]
+    /// (the previous model stays).
+    LoadWeights(Vec<(String, Vec<u8>)>),
+    /// Decode and analyse one image file. Replies [`Reply::Analysed`] or
+    /// [`Reply::AnalysisFailed`].
+    Analyse {
+        /// The file's name (for messages).
+        name: String,
+        /// The file's bytes.
+        bytes: Vec<u8>,
+    },
+}
+
+/// What the engine answers.
+#[derive(Debug, Clone)]
+pub enum Reply {
+    /// Sent once, unasked, when the engine is ready for requests.
+    Hello {
+        /// Plain-words name of the compute backend.
+        backend: String,
+    },
+    /// A new model is active.
+    ModelReady(ModelInfo),
+    /// No model could be built at all.
+    ModelFailed(String),
+    /// The weights were not usable; the previous model stays active.
+    WeightsRefused(String),
+    /// The slice's result.
+    Analysed(Box<AnalysedSlice>),
+    /// The file could not be analysed; the message says why in plain words.
+    AnalysisFailed(String),
+}
+
+/// Header of a [`Request`].
+#[derive(Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+enum RequestHeader {
+    UsePlaceholder,
+    LoadWeights { files: Vec<String> },
+    Analyse { name: String },
+}
+
+/// Header of a [`Reply`]; `Analysed` carries its pixels, masks and S input as buffers.
+#[derive(Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+enum ReplyHeader {
+    Hello {
+        backend: String,
+    },
+    ModelReady {
+        info: ModelInfo,
+    },
+    ModelFailed {
+        message: String,
+    },
+    WeightsRefused {
+        message: String,
+    },
+    Analysed {
+        report: Box<SliceReport>,
+        width: u32,
+        height: u32,
+        total_ms: f64,
+        masks: bool,
+    },
+    AnalysisFailed {
+        message: String,
+    },
+}
+
+/// Bit of a mask byte set for ground-glass opacity.
+const GGO_BIT: u8 = 1;
+/// Bit of a mask byte set for consolidation.
+const CONSOLIDATION_BIT: u8 = 2;
+
+fn to_json(header: &impl Serialize) -> String {
+    // The headers hold strings, numbers and plain structs only: serialising cannot fail.
+    serde_json::to_string(header).unwrap_or_default()
+}
+
+fn bad(what: &str) -> String {
+    format!("malformed engine message: {what}")
+}
+
+impl Request {
+    /// The wire form.
+    pub fn encode(self) -> Envelope {
+        match self {
+            Self::UsePlaceholder => Envelope {
+                header: to_json(&RequestHeader::UsePlaceholder),
+                buffers: Vec::new(),
+            },
+            Self::LoadWeights(files) => {
+                let (names, buffers) = files.into_iter().unzip();
+                Envelope {
+                    header: to_json(&RequestHeader::LoadWeights { files: names }),
+                    buffers,
+                }
+            }
+            Self::Analyse { name, bytes } => Envelope {
+                header: to_json(&RequestHeader::Analyse { name }),
+                buffers: vec![bytes],
+            },
+        }
+    }
+
+    /// Back from the wire form.
+    pub fn decode(envelope: Envelope) -> Result<Self, String> {
+        let header: RequestHeader =
+            serde_json::from_str(&envelope.header).map_err(|e| bad(&e.to_string()))?;
+        let mut buffers = envelope.buffers;
+        match header {
+            RequestHeader::UsePlaceholder => Ok(Self::UsePlaceholder),
+            RequestHeader::LoadWeights { files } => {
+                if files.len() != buffers.len() {
+                    return Err(bad("one buffer per weights file expected"));
+                }
+                Ok(Self::LoadWeights(files.into_iter().zip(buffers).collect()))
+            }
+            RequestHeader::Analyse { name } => {
+                if buffers.len() != 1 {
+                    return Err(bad("one buffer expected for an image"));
+                }
+                Ok(Self::Analyse {
+                    name,
+                    bytes: buffers.remove(0),
+                })
+            }
+        }
+    }
+}
+
+impl Reply {
+    /// The wire form.
+    pub fn encode(self) -> Envelope {
+        let plain = |header: ReplyHeader| Envelope {
+            header: to_json(&header),
+            buffers: Vec::new(),
+        };
+        match self {
+            Self::Hello { backend } => plain(ReplyHeader::Hello { backend }),
+            Self::ModelReady(info) => plain(ReplyHeader::ModelReady { info }),
+            Self::ModelFailed(message) => plain(ReplyHeader::ModelFailed { message }),
+            Self::WeightsRefused(message) => plain(ReplyHeader::WeightsRefused { message }),
+            Self::AnalysisFailed(message) => plain(ReplyHeader::AnalysisFailed { message }),
+            Self::Analysed(slice) => encode_slice(*slice),
+        }
+    }
+
+    /// Back from the wire form.
+    pub fn decode(envelope: Envelope) -> Result<Self, String> {
+        let header: ReplyHeader =
+            serde_json::from_str(&envelope.header).map_err(|e| bad(&e.to_string()))?;
+        Ok(match header {
+            ReplyHeader::Hello { backend } => Self::Hello { backend },
+            ReplyHeader::ModelReady { info } => Self::ModelReady(info),
+            ReplyHeader::ModelFailed { message } => Self::ModelFailed(message),
+            ReplyHeader::WeightsRefused { message } => Self::WeightsRefused(message),
+            ReplyHeader::AnalysisFailed { message } => Self::AnalysisFailed(message),
+            ReplyHeader::Analysed {
+                report,
+                width,
+                height,
+                total_ms,
+                masks,
+            } => Self::Analysed(Box::new(decode_slice(
+                *report,
+                [width, height],
+                total_ms,
+                masks,
+                envelope.buffers,
+            )?)),
+        })
+    }
+}
+
+/// Buffers: RGB pixels, one mask byte per pixel (empty without masks), S's input as
+/// little-endian `f32`.
+fn encode_slice(slice: AnalysedSlice) -> Envelope {
+    let AnalysedSlice {
+        image,
+        analysis,
+        total_ms,
+    } = slice;
+    let (width, height) = image.dimensions();
+    let masks = analysis.masks.as_ref().map(|m| {
+        m.ggo
+            .iter()
+            .zip(&m.consolidation)
+            .map(|(&g, &c)| u8::from(g) * GGO_BIT | u8::from(c) * CONSOLIDATION_BIT)
+            .collect::<Vec<u8>>()
+    });
+    let ranked: Vec<u8> = analysis
+        .ranked_boxes
+        .iter()
+        .flat_map(|v| v.to_le_bytes())
+        .collect();
+    let header = ReplyHeader::Analysed {
+        report: Box::new(analysis.report),
+        width,
+        height,
+        total_ms,
+        masks: masks.is_some(),
+    };
+    Envelope {
+        header: to_json(&header),
+        buffers: vec![image.into_raw(), masks.unwrap_or_default(), ranked],
+    }
+}
+
+fn decode_slice(
+    report: SliceReport,
+    [width, height]: [u32; 2],
+    total_ms: f64,
+    has_masks: bool,
+    buffers: Vec<Vec<u8>>,
+) -> Result<AnalysedSlice, String> {
+    let [pixels, mask_bytes, ranked]: [Vec<u8>; 3] = buffers
+        .try_into()
+        .map_err(|_| bad("three buffers expected for an analysed slice"))?;
+    let image =
+        RgbImage::from_raw(width, height, pixels).ok_or_else(|| bad("pixel buffer size"))?;
+    let area = width as usize * height as usize;
+    let masks = if has_masks {
+        if mask_bytes.len() != area {
+            return Err(bad("mask buffer size"));
+        }
+        Some(LesionMasks {
+            ggo: mask_bytes.iter().map(|b| b & GGO_BIT != 0).collect(),
+            consolidation: mask_bytes
+                .iter()
+                .map(|b| b & CONSOLIDATION_BIT != 0)
+                .collect(),
+        })
+    } else {
+        None
+    };
+    if ranked.len() % 4 != 0 {
+        return Err(bad("ranked-box buffer size"));
+    }
+    let ranked_boxes = ranked
+        .chunks_exact(4)
+        .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+        .collect();
+    Ok(AnalysedSlice {
+        image,
+        analysis: SliceAnalysis {
+            report,
+            ranked_boxes,
+            masks,
+        },
+        total_ms,
+    })
+}

@@ -1,0 +1,213 @@
+//! The web page's engine, natively: every request kind, bad input, and the wire form the
+//! page and its worker exchange.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use ct_mask_net::backbone::BackboneConfig;
+use ct_mask_net::backend;
+use ct_mask_net::config::DetectorConfig;
+use ct_mask_net::engine::{AnalysedSlice, Engine, Envelope, Reply, Request};
+use ct_mask_net::importer::write_safetensors;
+use ct_mask_net::model::{ModelKind, synthetic_weights};
+use pollster::block_on;
+
+fn fixture_slice() -> Vec<u8> {
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/slices/synthetic_slice.png");
+    std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+fn engine() -> Engine {
+    Engine::new(backend::cpu(), "CPU (test)")
+}
+
+fn analyse(engine: &mut Engine, name: &str, bytes: Vec<u8>) -> Reply {
+    block_on(engine.handle(Request::Analyse {
+        name: name.into(),
+        bytes,
+    }))
+}
+
+fn expect_slice(reply: Reply) -> AnalysedSlice {
+    match reply {
+        Reply::Analysed(slice) => *slice,
+        other => panic!("expected a result, got {other:?}"),
+    }
+}
+
+fn expect_failure(reply: Reply) -> String {
+    match reply {
+        Reply::AnalysisFailed(message) => message,
+        other => panic!("expected a failure, got {other:?}"),
+    }
+}
+
+/// Seeded ResNet-18 weights of one kind, as the project's safetensors file.
+fn safetensors(kind: ModelKind, seed: u64) -> Vec<u8> {
+    let detector = DetectorConfig::new().with_backbone(BackboneConfig::new().with_depth(18));
+    let weights = synthetic_weights(kind, &detector, seed, &backend::cpu().device).unwrap();
+    write_safetensors(&weights, true, &BTreeMap::new()).unwrap()
+}
+
+/// Pixels, masks and S's input, for comparing two results exactly.
+fn fingerprint(slice: &AnalysedSlice) -> (Vec<u8>, Vec<f32>, Option<Vec<bool>>, String) {
+    let masks = slice.analysis.masks.as_ref().map(|m| {
+        let mut all = m.ggo.clone();
+        all.extend(&m.consolidation);
+        all
+    });
+    let mut report = slice.analysis.report.clone();
+    report.timings_ms = Default::default();
+    (
+        slice.image.as_raw().clone(),
+        slice.analysis.ranked_boxes.clone(),
+        masks,
+        serde_json::to_string(&report).unwrap(),
+    )
+}
+
+#[test]
+fn the_engine_answers_every_request_and_survives_bad_input() {
+    let mut engine = engine();
+    assert!(matches!(engine.hello(), Reply::Hello { backend } if backend == "CPU (test)"));
+
+    // Before any model: a plain refusal, no panic.
+    let message = expect_failure(analyse(&mut engine, "early.png", fixture_slice()));
+    assert!(message.contains("No model"), "{message}");
+
+    // The placeholder.
+    match block_on(engine.handle(Request::UsePlaceholder)) {
+        Reply::ModelReady(info) => {
+            assert!(info.placeholder && info.lesions, "{info:?}");
+            assert!(info.label.contains("placeholder"), "{info:?}");
+        }
+        other => panic!("placeholder: {other:?}"),
+    }
+
+    // Bad files, each with its own message.
+    let png = fixture_slice();
+    let cases: [(&str, Vec<u8>, &str); 3] = [
+        ("empty.png", Vec::new(), "empty"),
+        ("notes.png", b"my notes, not an image".to_vec(), "unsupported image format"),
+        ("truncated.png", png[..png.len() / 3].to_vec(), "corrupt or truncated"),
+    ];
+    for (name, bytes, expected) in cases {
+        let message = expect_failure(analyse(&mut engine, name, bytes));
+        assert!(message.to_lowercase().contains(expected), "{name}: {message}");
+        assert!(message.starts_with(char::is_uppercase), "{name}: {message}");
+    }
+
+    // A good slice: a class, probabilities summing to one, masks of the slice's size.
+    let first = expect_slice(analyse(&mut engine, "slice.png", png.clone()));
+    let report = &first.analysis.report;
+    let p = report.prediction.class_probabilities.as_array();
+    assert!((p.iter().sum::<f32>() - 1.0).abs() < 1e-4, "{p:?}");
+    assert_eq!(first.analysis.ranked_boxes.len(), 256 * 5);
+    let masks = first.analysis.masks.as_ref().expect("the placeholder segments");
+    let (w, h) = first.image.dimensions();
+    assert_eq!(masks.ggo.len(), (w * h) as usize);
+    assert_eq!(report.image_size, [w as usize, h as usize]);
+    assert!(first.total_ms > 0.0 && report.timings_ms.backbone_fpn_ms > 0.0);
+
+    // Not a checkpoint: refused, and the placeholder stays active and gives the same answer.
+    match block_on(engine.handle(Request::LoadWeights(vec![(
+        "notes.pth".into(),
+        b"not a checkpoint".to_vec(),
+    )]))) {
+        Reply::WeightsRefused(message) => {
+            assert!(message.starts_with("notes.pth: "), "{message}");
+            assert!(message.contains("not a model checkpoint"), "{message}");
+        }
+        other => panic!("bad weights: {other:?}"),
+    }
+    let again = expect_slice(analyse(&mut engine, "slice.png", png.clone()));
+    assert_eq!(fingerprint(&first), fingerprint(&again), "same image, same answer");
+
+    // A segmentation checkpoint alone cannot classify.
+    let segmentation = safetensors(ModelKind::Segmentation, 7);
+    match block_on(engine.handle(Request::LoadWeights(vec![(
+        "seg.safetensors".into(),
+        segmentation.clone(),
+    )]))) {
+        Reply::WeightsRefused(message) => assert!(message.contains("alone"), "{message}"),
+        other => panic!("segmentation alone: {other:?}"),
+    }
+
+    // A classifier alone works (no lesions); the segmentation file then completes the pair.
+    let classifier = safetensors(ModelKind::Classification, 7);
+    match block_on(engine.handle(Request::LoadWeights(vec![(
+        "cls.safetensors".into(),
+        classifier,
+    )]))) {
+        Reply::ModelReady(info) => {
+            assert!(!info.placeholder && !info.lesions, "{info:?}");
+            assert!(info.label.contains("cls.safetensors"), "{info:?}");
+        }
+        other => panic!("classifier: {other:?}"),
+    }
+    let no_lesions = expect_slice(analyse(&mut engine, "slice.png", png.clone()));
+    assert!(no_lesions.analysis.masks.is_none());
+    assert!(no_lesions.analysis.report.detections.is_none());
+
+    match block_on(engine.handle(Request::LoadWeights(vec![(
+        "seg.safetensors".into(),
+        segmentation,
+    )]))) {
+        Reply::ModelReady(info) => {
+            assert!(info.lesions, "{info:?}");
+            assert!(
+                info.label.contains("cls.safetensors + seg.safetensors"),
+                "{info:?}"
+            );
+        }
+        other => panic!("pair: {other:?}"),
+    }
+    let pair = expect_slice(analyse(&mut engine, "slice.png", png));
+    assert!(pair.analysis.masks.is_some());
+    assert!(pair.analysis.report.detections.is_some());
+}
+
+#[test]
+fn requests_and_replies_survive_the_wire_form() {
+    let requests = [
+        Request::UsePlaceholder,
+        Request::LoadWeights(vec![("a.pth".into(), vec![1, 2, 3]), ("b.pth".into(), vec![])]),
+        Request::Analyse {
+            name: "x, \"quoted\".png".into(),
+            bytes: vec![9; 17],
+        },
+    ];
+    for request in requests {
+        let back = Request::decode(request.clone().encode()).unwrap();
+        assert_eq!(back, request);
+    }
+
+    // A real result, with masks and S's input, comes back bit for bit.
+    let mut engine = engine();
+    block_on(engine.handle(Request::UsePlaceholder));
+    let slice = expect_slice(analyse(&mut engine, "slice.png", fixture_slice()));
+    let envelope = Reply::Analysed(Box::new(slice.clone())).encode();
+    let back = expect_slice(Reply::decode(envelope.clone()).unwrap());
+    assert_eq!(fingerprint(&back), fingerprint(&slice));
+    assert_eq!(back.total_ms, slice.total_ms);
+
+    // Malformed messages are errors, not panics.
+    let mut short = envelope.clone();
+    short.buffers.pop();
+    assert!(Reply::decode(short).unwrap_err().contains("three buffers"));
+    let mut wrong_pixels = envelope;
+    wrong_pixels.buffers[0].pop();
+    assert!(Reply::decode(wrong_pixels).unwrap_err().contains("pixel"));
+    let garbage = Envelope {
+        header: "{\"type\":\"launch_rockets\"}".into(),
+        buffers: Vec::new(),
+    };
+    assert!(Request::decode(garbage.clone()).is_err());
+    assert!(Reply::decode(garbage).is_err());
+    let missing = Envelope {
+        header: "{\"type\":\"analyse\",\"name\":\"a.png\"}".into(),
+        buffers: Vec::new(),
+    };
+    assert!(Request::decode(missing).unwrap_err().contains("one buffer"));
+}
