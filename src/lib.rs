@@ -15,6 +15,7 @@ pub mod analysis;
 pub mod app;
 pub mod backbone;
 pub mod backend;
+pub mod batch;
 pub mod box_ops;
 pub mod classifier;
 pub mod config;

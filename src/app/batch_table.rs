@@ -1,10 +1,9 @@
 //! The batch table: one row per file, sortable by column, click a row to select it.
 
-use std::cmp::Ordering;
-
 use leptos::prelude::*;
 
 use super::state::{AppState, Row, RowStatus, SortColumn, class_label};
+use crate::batch::sort_rows;
 
 /// Columns: heading and sort key (`None` for unsortable).
 const COLUMNS: [(&str, Option<SortColumn>); 7] = [
@@ -24,10 +23,7 @@ pub fn BatchTable() -> impl IntoView {
     let sorted_rows = move || {
         let (column, ascending) = state.sort.get();
         let mut rows = state.rows.get();
-        rows.sort_by(|a, b| {
-            let order = compare(a, b, column);
-            if ascending { order } else { order.reverse() }
-        });
+        sort_rows(&mut rows, column, ascending);
         rows
     };
 
@@ -185,42 +181,5 @@ fn status_key(status: &RowStatus) -> &'static str {
         RowStatus::Running => "running",
         RowStatus::Done => "done",
         RowStatus::Failed(_) => "error",
-    }
-}
-
-/// Sort order; rows without a result sort after those with one.
-fn compare(a: &Row, b: &Row, column: SortColumn) -> Ordering {
-    let number = |row: &Row| -> Option<f32> {
-        let result = row.result.as_ref()?;
-        let report = &result.analysis.report;
-        let areas = report.lesion_area_percent;
-        match column {
-            SortColumn::Covid => Some(report.prediction.class_probabilities.covid),
-            SortColumn::Ggo => areas.map(|a| a.ggo),
-            SortColumn::Consolidation => areas.map(|a| a.consolidation),
-            SortColumn::Time => Some(result.total_ms as f32),
-            _ => None,
-        }
-    };
-    let class = |row: &Row| {
-        row.result
-            .as_ref()
-            .map(|r| class_label(r.analysis.report.prediction.predicted_class))
-    };
-    match column {
-        SortColumn::Arrival => a.id.cmp(&b.id),
-        SortColumn::File => a.name.to_lowercase().cmp(&b.name.to_lowercase()),
-        SortColumn::Class => some_first(class(a), class(b), |x, y| x.cmp(y)),
-        _ => some_first(number(a), number(b), |x, y| x.total_cmp(y)),
-    }
-    .then(a.id.cmp(&b.id))
-}
-
-fn some_first<T>(a: Option<T>, b: Option<T>, cmp: impl Fn(&T, &T) -> Ordering) -> Ordering {
-    match (a, b) {
-        (Some(x), Some(y)) => cmp(&x, &y),
-        (Some(_), None) => Ordering::Less,
-        (None, Some(_)) => Ordering::Greater,
-        (None, None) => Ordering::Equal,
     }
 }

@@ -1,16 +1,11 @@
-//! Small wrappers over browser APIs: yielding to the event loop, saving files through Blob
-//! URLs (nothing leaves the machine), reading files and the clipboard.
+//! Small wrappers over browser APIs: saving files through Blob URLs (nothing leaves the
+//! machine), reading files and the clipboard.
 
 use gloo_timers::future::TimeoutFuture;
 use leptos::prelude::*;
 use wasm_bindgen::JsCast;
 use wasm_bindgen::JsValue;
 use web_sys::{Blob, BlobPropertyBag, HtmlAnchorElement, Url};
-
-/// Lets the browser handle events and repaint before the next piece of long work.
-pub async fn yield_to_browser() {
-    TimeoutFuture::new(0).await;
-}
 
 /// The files of a `FileList` (from a file input or a drop).
 pub fn files_of(list: Option<web_sys::FileList>) -> Vec<web_sys::File> {

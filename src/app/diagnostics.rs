@@ -3,7 +3,7 @@
 use leptos::prelude::*;
 
 use super::browser::copy_to_clipboard;
-use super::state::{AppState, BACKEND_LABEL, ModelStatus, Row, RowStatus};
+use super::state::{AppState, ModelStatus, Row, RowStatus};
 
 /// The diagnostics text and its copy button.
 #[component]
@@ -17,7 +17,8 @@ pub fn Diagnostics() -> impl IntoView {
             ModelStatus::Busy(text) => text,
             ModelStatus::Failed(message) => format!("none ({message})"),
         };
-        state.rows.with(|rows| describe(&model, rows))
+        let backend = state.backend.get();
+        state.rows.with(|rows| describe(&backend, &model, rows))
     };
 
     let copy = move |_| {
@@ -57,11 +58,11 @@ pub fn Diagnostics() -> impl IntoView {
 }
 
 /// The diagnostics as plain text.
-fn describe(model: &str, rows: &[Row]) -> String {
+fn describe(backend: &str, model: &str, rows: &[Row]) -> String {
     let navigator = window().navigator();
     let mut lines = vec![
         format!("ct-mask-net {}", env!("CARGO_PKG_VERSION")),
-        format!("backend: {BACKEND_LABEL}, Burn flex"),
+        format!("backend: {backend}, Burn flex"),
         format!("weights: {model}"),
         format!(
             "browser: {} ({} logical cores)",

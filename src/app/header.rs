@@ -3,7 +3,7 @@
 use leptos::prelude::*;
 use wasm_bindgen::JsValue;
 
-use super::state::{AppState, BACKEND_LABEL, ModelStatus};
+use super::state::{AppState, ModelStatus};
 
 /// Window event that `www/loader.js` fires when the offline cache changes state.
 const OFFLINE_EVENT: &str = "ct-mask-net-offline";
@@ -64,7 +64,7 @@ pub fn Header() -> impl IntoView {
             </p>
             <dl class="header-facts">
                 <dt>"Backend"</dt>
-                <dd data-testid="backend">{BACKEND_LABEL}</dd>
+                <dd data-testid="backend">{move || state.backend.get()}</dd>
                 <dt>"Weights"</dt>
                 <dd data-testid="weights-status" data-state=status_state aria-live="polite">
                     {status_text}

@@ -1,26 +1,31 @@
 //! The web page (Leptos, client-side rendered). Compiled for wasm32 only.
 //!
-//! Everything runs in the browser on the CPU backend: files are read locally, results are
-//! saved through Blob URLs, and no request leaves the page's own origin. Each component lives
-//! in its own file; [`state`] holds what they share.
+//! Everything runs in the browser: the models live in an engine (`crate::engine`) in a Web
+//! Worker ([`worker`], driven through [`client`]), files are read locally, results are saved
+//! through Blob URLs, and no request leaves the page's own origin. Each component lives in its
+//! own file; [`state`] holds what they share.
 
 mod batch_table;
 mod browser;
+mod client;
 mod diagnostics;
 mod export;
 mod header;
 mod input_panel;
 mod overlay;
 mod queue;
+mod runner;
 mod slice_view;
 mod state;
 mod weights;
 mod weights_panel;
 mod why_view;
+pub mod worker;
 
 use leptos::prelude::*;
 
 use batch_table::BatchTable;
+use client::{ClientEvent, EngineClient};
 use diagnostics::Diagnostics;
 use export::ExportPanel;
 use header::Header;
@@ -37,11 +42,16 @@ pub fn mount() {
     leptos::mount::mount_to_body(App);
 }
 
-/// The whole page: shared state, the placeholder model, and the panels.
+/// The whole page: shared state, the engine with the placeholder model, and the panels.
 #[component]
 fn App() -> impl IntoView {
     let state = AppState::new();
     provide_context(state);
+    let client = EngineClient::start(move |event| match event {
+        ClientEvent::Backend(backend) => state.backend.set(backend),
+        ClientEvent::Restarted { reason } => weights::restore_model(state, reason),
+    });
+    state.engine.set_value(Some(client));
     weights::use_placeholder(state);
 
     view! {

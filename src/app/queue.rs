@@ -1,16 +1,14 @@
-//! The batch queue: every file becomes a row at once, then files are decoded and analysed one
-//! at a time, yielding to the browser between steps so the page repaints.
+//! The batch queue: every file becomes a row at once, then files are sent to the engine one at
+//! a time (only the file being analysed is held in memory), and each row is updated as its
+//! answer comes back.
 
 use std::sync::Arc;
 
-use gloo_timers::future::TimeoutFuture;
 use leptos::prelude::*;
-use web_time::Instant;
 
-use super::browser::{read_bytes, yield_to_browser};
-use super::state::{AppState, Row, RowStatus, SliceResult};
-use crate::analysis::Analyzer;
-use crate::imaging::decode_slice;
+use super::browser::read_bytes;
+use super::state::{AppState, ModelStatus, Row, RowStatus, SliceResult};
+use crate::engine::{Reply, Request};
 
 /// Adds files to the batch and starts working through the queue if it is idle.
 pub fn enqueue(state: AppState, files: Vec<web_sys::File>) {
@@ -35,22 +33,12 @@ pub fn enqueue(state: AppState, files: Vec<web_sys::File>) {
 }
 
 async fn work_through(state: AppState) {
-    loop {
-        yield_to_browser().await;
-        let Some((id, file)) = state.queue.try_update_value(|q| q.pop_front()).flatten() else {
-            break;
-        };
-        // Wait for a model (the placeholder is built at start-up).
-        let model = loop {
-            if let Some(model) = state.active.get_value() {
-                break model;
-            }
-            TimeoutFuture::new(100).await;
-        };
+    while let Some((id, file)) = state.queue.try_update_value(|q| q.pop_front()).flatten() {
+        // Wait until a model is active (the placeholder is built at start-up).
+        let label = wait_for_model(state).await;
         state.update_row(id, |row| row.status = RowStatus::Running);
-        yield_to_browser().await;
 
-        match analyse_file(&model.analyzer, &file).await {
+        match analyse_file(state, &file).await {
             Ok(result) => {
                 let first_result = state
                     .rows
@@ -58,7 +46,7 @@ async fn work_through(state: AppState) {
                 state.update_row(id, |row| {
                     row.status = RowStatus::Done;
                     row.result = Some(Arc::new(result));
-                    row.weights = Some(model.info.label.clone());
+                    row.weights = Some(label);
                 });
                 if first_result || state.selected.get_untracked().is_none() {
                     state.selected.set(Some(id));
@@ -70,25 +58,28 @@ async fn work_through(state: AppState) {
     state.running.set(false);
 }
 
-/// Reads, decodes and analyses one file. Errors are plain-words messages for its row.
-async fn analyse_file(analyzer: &Analyzer, file: &web_sys::File) -> Result<SliceResult, String> {
-    let started = Instant::now();
-    let bytes = read_bytes(file).await?;
-    let image = decode_slice(&bytes).map_err(|e| capitalise(&e.to_string()))?;
-    drop(bytes);
-    let decode_ms = started.elapsed().as_secs_f64() * 1e3;
-    yield_to_browser().await;
+/// The active model's label, once there is one.
+async fn wait_for_model(state: AppState) -> String {
+    loop {
+        if let ModelStatus::Ready(info) = state.model.get_untracked() {
+            return info.label;
+        }
+        gloo_timers::future::TimeoutFuture::new(100).await;
+    }
+}
 
-    let mut analysis = analyzer
-        .analyze(&image)
-        .await
-        .map_err(|e| capitalise(&e.to_string()))?;
-    analysis.report.timings_ms.decode_ms = decode_ms;
-    Ok(SliceResult {
-        image,
-        analysis,
-        total_ms: started.elapsed().as_secs_f64() * 1e3,
-    })
+/// Reads one file and has the engine analyse it. Errors are plain-words messages for its row.
+async fn analyse_file(state: AppState, file: &web_sys::File) -> Result<SliceResult, String> {
+    let bytes = read_bytes(file).await.map_err(|e| capitalise(&e))?;
+    let request = Request::Analyse {
+        name: file.name(),
+        bytes,
+    };
+    match state.engine()?.request(request).await.map_err(|e| capitalise(&e))? {
+        Reply::Analysed(result) => Ok(*result),
+        Reply::AnalysisFailed(message) => Err(message),
+        other => Err(format!("Unexpected answer from the engine: {other:?}")),
+    }
 }
 
 fn capitalise(text: &str) -> String {

@@ -1,57 +1,14 @@
 //! The page's shared state: reactive signals for what the page shows, and local (non-`Send`)
-//! slots for the models and the files waiting to be analysed.
+//! slots for the engine and the files waiting to be analysed.
 
 use std::collections::VecDeque;
-use std::rc::Rc;
 use std::sync::Arc;
 
-use image::RgbImage;
 use leptos::prelude::*;
 
-use crate::analysis::{Analyzer, SliceAnalysis};
-use crate::importer::StateDict;
-
-/// What the backend indicator says.
-pub const BACKEND_LABEL: &str = "CPU (WebAssembly)";
-
-/// Where a file of the batch stands.
-#[derive(Debug, Clone, PartialEq)]
-pub enum RowStatus {
-    /// Waiting for its turn.
-    Queued,
-    /// Being decoded and analysed.
-    Running,
-    /// Analysed; the result is in [`Row::result`].
-    Done,
-    /// Could not be analysed; the message says why, in plain words.
-    Failed(String),
-}
-
-/// Everything kept about one analysed slice, so views can redraw without re-running the model.
-#[derive(Debug)]
-pub struct SliceResult {
-    /// The decoded slice.
-    pub image: RgbImage,
-    /// The model's answer.
-    pub analysis: SliceAnalysis,
-    /// Milliseconds from reading the file to the answer.
-    pub total_ms: f64,
-}
-
-/// One file of the batch.
-#[derive(Debug, Clone)]
-pub struct Row {
-    /// Stable identifier (order of arrival).
-    pub id: usize,
-    /// The file's name.
-    pub name: String,
-    /// Where it stands.
-    pub status: RowStatus,
-    /// The result once [`RowStatus::Done`].
-    pub result: Option<Arc<SliceResult>>,
-    /// The weights that produced the result (results of different weights may share a batch).
-    pub weights: Option<String>,
-}
+use super::client::EngineClient;
+pub use crate::batch::{Row, RowStatus, SortColumn, class_label};
+pub use crate::engine::{AnalysedSlice as SliceResult, ModelInfo};
 
 /// Which model is active, as the page describes it.
 #[derive(Debug, Clone, PartialEq)]
@@ -62,44 +19,6 @@ pub enum ModelStatus {
     Ready(ModelInfo),
     /// No model could be built (only if even the placeholder fails).
     Failed(String),
-}
-
-/// Description of the active model.
-#[derive(Debug, Clone, PartialEq)]
-pub struct ModelInfo {
-    /// Plain-words name of the weights in use.
-    pub label: String,
-    /// Whether these are the seeded random placeholder weights.
-    pub placeholder: bool,
-    /// Whether a segmentation model is present (lesions, masks, areas).
-    pub lesions: bool,
-}
-
-/// The models in use and their description.
-#[derive(Debug, Clone)]
-pub struct ActiveModel {
-    /// Both models, ready to analyse slices.
-    pub analyzer: Rc<Analyzer>,
-    /// What they are.
-    pub info: ModelInfo,
-}
-
-/// A checkpoint the user loaded, kept so that a later file can complete the pair.
-#[derive(Debug, Clone)]
-pub struct UserCheckpoint {
-    /// The file's name.
-    pub file: String,
-    /// Its weights.
-    pub weights: Rc<StateDict>,
-}
-
-/// The user's checkpoints behind the active model (both `None` with the placeholder).
-#[derive(Debug, Clone, Default)]
-pub struct UserWeights {
-    /// COVID-CT-Mask-Net (module S).
-    pub classifier: Option<UserCheckpoint>,
-    /// The lesion Mask R-CNN.
-    pub segmenter: Option<UserCheckpoint>,
 }
 
 /// How the selected slice's overlay is drawn.
@@ -115,25 +34,6 @@ pub struct OverlaySettings {
     pub min_score: RwSignal<f32>,
 }
 
-/// Sortable columns of the batch table.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum SortColumn {
-    /// Order of arrival.
-    Arrival,
-    /// File name.
-    File,
-    /// Predicted class.
-    Class,
-    /// Probability of COVID-19.
-    Covid,
-    /// GGO area.
-    Ggo,
-    /// Consolidation area.
-    Consolidation,
-    /// Time taken.
-    Time,
-}
-
 /// The whole page's state; cheap to copy into every component and closure.
 #[derive(Debug, Clone, Copy)]
 pub struct AppState {
@@ -141,10 +41,13 @@ pub struct AppState {
     pub model: RwSignal<ModelStatus>,
     /// The last weights error, shown until the next load.
     pub weights_error: RwSignal<Option<String>>,
-    /// The active models (`None` until the placeholder is built).
-    pub active: StoredValue<Option<ActiveModel>, LocalStorage>,
-    /// The user's checkpoints behind the active model.
-    pub user_weights: StoredValue<UserWeights, LocalStorage>,
+    /// What the backend indicator says (from the engine's hello).
+    pub backend: RwSignal<String>,
+    /// The engine (set once at start-up).
+    pub engine: StoredValue<Option<EngineClient>, LocalStorage>,
+    /// The checkpoint files of each accepted load since the placeholder, in order: replayed
+    /// if the engine has to be restarted.
+    pub model_files: StoredValue<Vec<Vec<web_sys::File>>, LocalStorage>,
     /// The batch, in order of arrival.
     pub rows: RwSignal<Vec<Row>>,
     /// Files waiting to be analysed, with their row ids.
@@ -165,10 +68,11 @@ impl AppState {
     /// Fresh state: no model yet, empty batch.
     pub fn new() -> Self {
         Self {
-            model: RwSignal::new(ModelStatus::Busy("Building the placeholder model…".into())),
+            model: RwSignal::new(ModelStatus::Busy("Starting the engine…".into())),
             weights_error: RwSignal::new(None),
-            active: StoredValue::new_local(None),
-            user_weights: StoredValue::new_local(UserWeights::default()),
+            backend: RwSignal::new("starting…".into()),
+            engine: StoredValue::new_local(None),
+            model_files: StoredValue::new_local(Vec::new()),
             rows: RwSignal::new(Vec::new()),
             queue: StoredValue::new_local(VecDeque::new()),
             running: RwSignal::new(false),
@@ -194,6 +98,13 @@ impl AppState {
         })
     }
 
+    /// The engine, started by [`super::mount`] before any component runs.
+    pub fn engine(&self) -> Result<EngineClient, String> {
+        self.engine
+            .get_value()
+            .ok_or_else(|| "the engine has not started".to_string())
+    }
+
     /// Changes one row.
     pub fn update_row(&self, id: usize, change: impl FnOnce(&mut Row)) {
         self.rows.update(|rows| {
@@ -210,12 +121,3 @@ impl Default for AppState {
     }
 }
 
-/// The page's words for a class key of [`crate::model::SlicePrediction`].
-pub fn class_label(key: &str) -> &'static str {
-    match key {
-        "normal" => "normal",
-        "pneumonia" => "common pneumonia",
-        "covid" => "COVID-19",
-        _ => "unknown",
-    }
-}

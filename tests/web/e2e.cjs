@@ -29,8 +29,10 @@ const ORACLE_CHECKPOINTS = path.join(SHARED, 'oracle', 'checkpoints');
 const TEST_CHECKPOINTS = process.env.WEB_TEST_CHECKPOINTS !== '0';
 
 const failures = [];
+let passed = 0;
 function check(condition, message) {
   if (condition) {
+    passed += 1;
     console.log(`  ok   ${message}`);
   } else {
     console.log(`  FAIL ${message}`);
@@ -159,6 +161,8 @@ async function offlinePhase(page, server, slice) {
     timeout: MODEL_TIMEOUT_MS,
   });
   console.log(`  reloaded offline, placeholder ready after ${((Date.now() - t) / 1000).toFixed(1)} s`);
+  const backend = await page.textContent('[data-testid="backend"]');
+  check(backend.includes('background worker'), `offline, the engine still runs in a worker ("${backend}")`);
   await page.setInputFiles('[data-testid="file-input"]', slice);
   await waitForBatch(page, 1);
   const row = await page.$eval('[data-testid="batch-row"]', (tr) => ({
@@ -266,8 +270,9 @@ async function main() {
       timeout: MODEL_TIMEOUT_MS,
     });
     console.log(`placeholder model ready after ${((Date.now() - t) / 1000).toFixed(1)} s`);
-    check((await page.textContent('[data-testid="backend"]')).includes('CPU (WebAssembly)'),
-      'backend indicator says CPU (WebAssembly)');
+    const backend = await page.textContent('[data-testid="backend"]');
+    check(backend.includes('CPU (WebAssembly') && backend.includes('background worker'),
+      `backend indicator: "${backend}" (the engine runs in a worker)`);
     const note = await page.textContent('[data-testid="placeholder-note"]');
     check(/random seeded weights/.test(note) && /results mean nothing/.test(note),
       'the placeholder warning is shown');
@@ -285,6 +290,17 @@ async function main() {
     // The batch.
     const files = [...good, ...bad];
     console.log(`adding ${files.length} files: ${files.map((f) => path.basename(f)).join(', ')}`);
+    // The page's main thread must stay free while slices are analysed: record the longest gap
+    // between 50 ms timer ticks.
+    await page.evaluate(() => {
+      window.__longestGap = 0;
+      let last = performance.now();
+      window.__gapTimer = setInterval(() => {
+        const now = performance.now();
+        window.__longestGap = Math.max(window.__longestGap, now - last);
+        last = now;
+      }, 50);
+    });
     t = Date.now();
     await page.setInputFiles('[data-testid="file-input"]', files);
     const rowCount = await page.locator('[data-testid="batch-row"]').count();
@@ -307,6 +323,12 @@ async function main() {
       await page.waitForTimeout(250);
     }
     console.log(`batch done after ${((Date.now() - t) / 1000).toFixed(1)} s`);
+    const longestGap = await page.evaluate(() => {
+      clearInterval(window.__gapTimer);
+      return window.__longestGap;
+    });
+    check(longestGap < 1000,
+      `the page stayed responsive during the batch (longest main-thread stall ${longestGap.toFixed(0)} ms)`);
     check(progressSeen.size >= 3, `the progress indicator moved (${[...progressSeen].join(' | ')})`);
     check(new RegExp(`${files.length} of ${files.length}`).test(lastProgress),
       `progress ends at "${files.length} of ${files.length}"`);
@@ -423,14 +445,17 @@ async function main() {
         (foreign.length ? `; offending: ${JSON.stringify(foreign)}` : ''));
     const cspErrors = consoleErrors.filter((e) => /Content Security Policy/i.test(e));
     check(cspErrors.length === 0, `no Content-Security-Policy violations ${cspErrors.join(' ')}`);
-    if (consoleErrors.length) console.log(`console errors:\n  ${consoleErrors.join('\n  ')}`);
+    check(consoleErrors.length === 0,
+      `no errors in the browser console${consoleErrors.length ? ':\n    ' + consoleErrors.join('\n    ') : ''}`);
     await browser.close();
     await server.stop().catch(() => {});
     fs.rmSync(workDir, { recursive: true, force: true });
   }
 
+  // The plain closing line CI counts.
+  console.log(`web: ${passed} passed, ${failures.length} failed`);
   if (failures.length) {
-    console.log(`web test: ${failures.length} check(s) failed`);
+    console.log(`web test: ${failures.length} check(s) failed: ${failures.join('; ')}`);
     process.exit(1);
   }
   console.log('web test: all checks passed');
@@ -438,5 +463,6 @@ async function main() {
 
 main().catch((error) => {
   console.error(`web test: ${error.stack || error}`);
+  console.log(`web: ${passed} passed, ${failures.length + 1} failed`);
   process.exit(1);
 });

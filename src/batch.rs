@@ -1,0 +1,189 @@
+//! The batch of slices the page works through: its rows, their sort order, and the CSV and
+//! JSON exports. Plain Rust (the page's components only display it), tested natively.
+
+use std::cmp::Ordering;
+use std::sync::Arc;
+
+use serde_json::{Value, json};
+
+use crate::engine::AnalysedSlice;
+
+/// Where a file of the batch stands.
+#[derive(Debug, Clone, PartialEq)]
+pub enum RowStatus {
+    /// Waiting for its turn.
+    Queued,
+    /// Being decoded and analysed.
+    Running,
+    /// Analysed; the result is in [`Row::result`].
+    Done,
+    /// Could not be analysed; the message says why, in plain words.
+    Failed(String),
+}
+
+/// One file of the batch.
+#[derive(Debug, Clone)]
+pub struct Row {
+    /// Stable identifier (order of arrival).
+    pub id: usize,
+    /// The file's name.
+    pub name: String,
+    /// Where it stands.
+    pub status: RowStatus,
+    /// The result once [`RowStatus::Done`].
+    pub result: Option<Arc<AnalysedSlice>>,
+    /// The weights that produced the result (results of different weights may share a batch).
+    pub weights: Option<String>,
+}
+
+/// Sortable columns of the batch table.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SortColumn {
+    /// Order of arrival.
+    Arrival,
+    /// File name.
+    File,
+    /// Predicted class.
+    Class,
+    /// Probability of COVID-19.
+    Covid,
+    /// GGO area.
+    Ggo,
+    /// Consolidation area.
+    Consolidation,
+    /// Time taken.
+    Time,
+}
+
+/// The page's words for a class key of [`crate::model::SlicePrediction`].
+pub fn class_label(key: &str) -> &'static str {
+    match key {
+        "normal" => "normal",
+        "pneumonia" => "common pneumonia",
+        "covid" => "COVID-19",
+        _ => "unknown",
+    }
+}
+
+/// Sorts `rows` by `column`. Rows lacking that column's value (not analysed yet, failed, or no
+/// lesion model) go last in either direction; ties keep the order of arrival.
+pub fn sort_rows(rows: &mut [Row], column: SortColumn, ascending: bool) {
+    rows.sort_by(|a, b| {
+        let order = match (sort_key(a, column), sort_key(b, column)) {
+            (Some(x), Some(y)) => {
+                let order = x.cmp(&y);
+                if ascending { order } else { order.reverse() }
+            }
+            (Some(_), None) => Ordering::Less,
+            (None, Some(_)) => Ordering::Greater,
+            (None, None) => Ordering::Equal,
+        };
+        order.then(a.id.cmp(&b.id))
+    });
+}
+
+/// What a row is sorted by in `column`.
+#[derive(Debug)]
+enum SortKey {
+    Number(f32),
+    Text(String),
+}
+
+impl SortKey {
+    fn cmp(&self, other: &Self) -> Ordering {
+        match (self, other) {
+            (Self::Number(x), Self::Number(y)) => x.total_cmp(y),
+            (Self::Text(x), Self::Text(y)) => x.cmp(y),
+            (Self::Number(_), Self::Text(_)) => Ordering::Less,
+            (Self::Text(_), Self::Number(_)) => Ordering::Greater,
+        }
+    }
+}
+
+fn sort_key(row: &Row, column: SortColumn) -> Option<SortKey> {
+    let result = || row.result.as_ref();
+    let report = || result().map(|r| &r.analysis.report);
+    let areas = || report().and_then(|r| r.lesion_area_percent);
+    Some(match column {
+        SortColumn::Arrival => SortKey::Number(row.id as f32),
+        SortColumn::File => SortKey::Text(row.name.to_lowercase()),
+        SortColumn::Class => {
+            SortKey::Text(class_label(report()?.prediction.predicted_class).to_string())
+        }
+        SortColumn::Covid => SortKey::Number(report()?.prediction.class_probabilities.covid),
+        SortColumn::Ggo => SortKey::Number(areas()?.ggo),
+        SortColumn::Consolidation => SortKey::Number(areas()?.consolidation),
+        SortColumn::Time => SortKey::Number(result()?.total_ms as f32),
+    })
+}
+
+/// CSV header, matching [`csv_line`].
+const CSV_HEADER: &str = "file,predicted_class,p_normal,p_pneumonia,p_covid,ggo_percent,\
+                          consolidation_percent,error,weights";
+
+/// One record per row: the numbers, or the error (or why there is no result yet).
+fn record(row: &Row) -> Value {
+    let mut value = json!({ "file": row.name, "weights": row.weights });
+    match (&row.status, &row.result) {
+        (RowStatus::Done, Some(result)) => {
+            let report = &result.analysis.report;
+            let p = report.prediction.class_probabilities;
+            value["predicted_class"] = json!(report.prediction.predicted_class);
+            value["p_normal"] = json!(p.normal);
+            value["p_pneumonia"] = json!(p.pneumonia);
+            value["p_covid"] = json!(p.covid);
+            let areas = report.lesion_area_percent;
+            value["ggo_percent"] = json!(areas.map(|a| a.ggo));
+            value["consolidation_percent"] = json!(areas.map(|a| a.consolidation));
+        }
+        (RowStatus::Failed(message), _) => value["error"] = json!(message),
+        _ => value["error"] = json!("not analysed yet"),
+    }
+    value
+}
+
+pub fn to_json(rows: &[Row]) -> String {
+    let records: Vec<Value> = rows.iter().map(record).collect();
+    serde_json::to_string_pretty(&records).unwrap_or_default()
+}
+
+pub fn to_csv(rows: &[Row]) -> String {
+    let mut text = String::from(CSV_HEADER);
+    text.push('\n');
+    for row in rows {
+        text.push_str(&csv_line(&record(row)));
+        text.push('\n');
+    }
+    text
+}
+
+fn csv_line(record: &Value) -> String {
+    [
+        "file",
+        "predicted_class",
+        "p_normal",
+        "p_pneumonia",
+        "p_covid",
+        "ggo_percent",
+        "consolidation_percent",
+        "error",
+        "weights",
+    ]
+    .iter()
+    .map(|key| match &record[*key] {
+        Value::Null => String::new(),
+        Value::String(s) => csv_field(s),
+        other => other.to_string(),
+    })
+    .collect::<Vec<_>>()
+    .join(",")
+}
+
+/// Quotes a field when it holds a comma, quote or line break.
+fn csv_field(text: &str) -> String {
+    if text.contains([',', '"', '\n', '\r']) {
+        format!("\"{}\"", text.replace('"', "\"\""))
+    } else {
+        text.to_string()
+    }
+}

@@ -1,0 +1,139 @@
+//! The batch table's logic, natively: sort order and the CSV / JSON exports.
+
+use std::sync::Arc;
+
+use ct_mask_net::analysis::{LesionAreas, SliceAnalysis, SliceReport};
+use ct_mask_net::batch::{Row, RowStatus, SortColumn, sort_rows, to_csv, to_json};
+use ct_mask_net::engine::AnalysedSlice;
+use ct_mask_net::model::SlicePrediction;
+use image::RgbImage;
+
+/// A finished row whose S logits, lesion areas and time are given.
+fn done(id: usize, name: &str, logits: [f32; 3], ggo: Option<f32>, ms: f64) -> Row {
+    let report = SliceReport {
+        image_size: [4, 4],
+        prediction: SlicePrediction::from_logits(logits),
+        detections: ggo.map(|_| Vec::new()),
+        lesion_area_percent: ggo.map(|g| LesionAreas {
+            ggo: g,
+            consolidation: g / 2.0,
+        }),
+        classifier_input_padded: false,
+        shared_detector_pass: true,
+        timings_ms: Default::default(),
+    };
+    Row {
+        id,
+        name: name.into(),
+        status: RowStatus::Done,
+        result: Some(Arc::new(AnalysedSlice {
+            image: RgbImage::new(4, 4),
+            analysis: SliceAnalysis {
+                report,
+                ranked_boxes: vec![0.0; 256 * 5],
+                masks: None,
+            },
+            total_ms: ms,
+        })),
+        weights: Some("placeholder".into()),
+    }
+}
+
+fn failed(id: usize, name: &str, message: &str) -> Row {
+    Row {
+        id,
+        name: name.into(),
+        status: RowStatus::Failed(message.into()),
+        result: None,
+        weights: None,
+    }
+}
+
+fn batch() -> Vec<Row> {
+    vec![
+        done(0, "b.png", [0.0, 0.0, 3.0], Some(2.0), 900.0),
+        failed(1, "A.png", "The image file is empty"),
+        done(2, "c.png", [3.0, 0.0, 0.0], Some(7.5), 300.0),
+        done(3, "a, \"copy\".png", [0.0, 2.0, 1.0], None, 600.0),
+        Row {
+            id: 4,
+            name: "queued.png".into(),
+            status: RowStatus::Queued,
+            result: None,
+            weights: None,
+        },
+    ]
+}
+
+fn ids(rows: &[Row]) -> Vec<usize> {
+    rows.iter().map(|r| r.id).collect()
+}
+
+#[test]
+fn rows_without_a_value_sort_last_in_both_directions() {
+    let mut rows = batch();
+    sort_rows(&mut rows, SortColumn::Covid, false);
+    assert_eq!(ids(&rows), [0, 3, 2, 1, 4], "highest COVID-19 probability first");
+    sort_rows(&mut rows, SortColumn::Covid, true);
+    assert_eq!(ids(&rows), [2, 3, 0, 1, 4]);
+
+    // Row 3 has no lesion model: it sorts with the failed and queued rows.
+    sort_rows(&mut rows, SortColumn::Ggo, false);
+    assert_eq!(ids(&rows), [2, 0, 1, 3, 4]);
+    sort_rows(&mut rows, SortColumn::Ggo, true);
+    assert_eq!(ids(&rows), [0, 2, 1, 3, 4]);
+
+    sort_rows(&mut rows, SortColumn::Time, true);
+    assert_eq!(ids(&rows), [2, 3, 0, 1, 4]);
+    sort_rows(&mut rows, SortColumn::Arrival, false);
+    assert_eq!(ids(&rows), [4, 3, 2, 1, 0]);
+}
+
+#[test]
+fn file_names_sort_without_case_and_classes_by_their_words() {
+    let mut rows = batch();
+    sort_rows(&mut rows, SortColumn::File, true);
+    let names: Vec<&str> = rows.iter().map(|r| r.name.as_str()).collect();
+    assert_eq!(names, ["a, \"copy\".png", "A.png", "b.png", "c.png", "queued.png"]);
+
+    sort_rows(&mut rows, SortColumn::Class, true);
+    // "COVID-19" < "common pneumonia" < "normal" (byte order), rows 1 and 4 have no class.
+    assert_eq!(ids(&rows), [0, 3, 2, 1, 4]);
+}
+
+#[test]
+fn the_csv_export_has_a_header_and_one_quoted_line_per_row() {
+    let csv = to_csv(&batch());
+    let lines: Vec<&str> = csv.lines().collect();
+    assert_eq!(lines.len(), 1 + 5);
+    assert_eq!(
+        lines[0],
+        "file,predicted_class,p_normal,p_pneumonia,p_covid,ggo_percent,consolidation_percent,\
+         error,weights"
+    );
+    assert!(lines[1].starts_with("b.png,covid,"), "{}", lines[1]);
+    let fields: Vec<&str> = lines[1].split(',').collect();
+    let p: Vec<f32> = fields[2..5].iter().map(|f| f.parse().unwrap()).collect();
+    assert!((p.iter().sum::<f32>() - 1.0).abs() < 1e-5, "{p:?}");
+    assert!(p[2] > 0.9);
+    assert_eq!(fields[5].parse::<f64>().unwrap(), 2.0);
+    assert_eq!(fields[6].parse::<f64>().unwrap(), 1.0);
+    assert_eq!(lines[2], "A.png,,,,,,,The image file is empty,");
+    // A name with a comma and quotes is quoted, quotes doubled; no lesion model: empty areas.
+    assert!(lines[4].starts_with("\"a, \"\"copy\"\".png\",pneumonia,"), "{}", lines[4]);
+    assert!(lines[4].ends_with(",,,,placeholder"), "{}", lines[4]);
+    assert_eq!(lines[5], "queued.png,,,,,,,not analysed yet,");
+}
+
+#[test]
+fn the_json_export_has_one_record_per_row() {
+    let json: serde_json::Value = serde_json::from_str(&to_json(&batch())).unwrap();
+    let records = json.as_array().unwrap();
+    assert_eq!(records.len(), 5);
+    assert_eq!(records[0]["file"], "b.png");
+    assert_eq!(records[0]["predicted_class"], "covid");
+    assert_eq!(records[2]["ggo_percent"], 7.5);
+    assert_eq!(records[1]["error"], "The image file is empty");
+    assert!(records[3]["ggo_percent"].is_null());
+    assert_eq!(records[4]["error"], "not analysed yet");
+}
