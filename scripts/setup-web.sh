@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs the tools for the web build (Trunk + wasm-bindgen-cli + wasm-opt) and for the
 # browser tests (Debian chromium + chromium-driver, npm playwright-core), without any
-# download other than from package registries (crates.io, npm, Debian apt).
+# download other than from the usual package registries (Rust crates, npm packages, Debian apt).
 #
 # Idempotent: every step checks the installed version first and skips when it matches, so a
 # second run takes a few seconds. Pinned versions live in scripts/web-tools.lock; the

@@ -14,9 +14,3 @@ pub async fn read_f32<const D: usize>(tensor: Tensor<D>) -> Result<Vec<f32>, Mod
     let data = tensor.into_data_async().await.map_err(device_error)?;
     data.try_into_vec_as::<f32>().map_err(device_error)
 }
-
-/// Reads an integer tensor into a row-major `Vec<i64>`.
-pub async fn read_i64<const D: usize>(tensor: Tensor<D, Int>) -> Result<Vec<i64>, ModelError> {
-    let data = tensor.into_data_async().await.map_err(device_error)?;
-    data.try_into_vec_as::<i64>().map_err(device_error)
-}

@@ -70,10 +70,15 @@ fn fingerprint(slice: &AnalysedSlice) -> (Vec<u8>, Vec<f32>, Option<Vec<bool>>, 
 #[test]
 fn the_engine_answers_every_request_and_survives_bad_input() {
     let mut engine = engine();
-    assert!(matches!(engine.hello(), Reply::Hello { backend } if backend == "CPU (test)"));
+    assert!(matches!(
+        engine.hello(),
+        Reply::Hello { backend, detail } if backend == "CPU (test)" && detail.is_empty()
+    ));
 
     // Before any model: a plain refusal, no panic.
     let message = expect_failure(analyse(&mut engine, "early.png", fixture_slice()));
+    assert!(message.contains("No model"), "{message}");
+    let message = expect_failure(block_on(engine.handle(Request::WarmUp)));
     assert!(message.contains("No model"), "{message}");
 
     // The placeholder.
@@ -83,6 +88,10 @@ fn the_engine_answers_every_request_and_survives_bad_input() {
             assert!(info.label.contains("placeholder"), "{info:?}");
         }
         other => panic!("placeholder: {other:?}"),
+    }
+    match block_on(engine.handle(Request::WarmUp)) {
+        Reply::WarmedUp { ms } => assert!(ms > 0.0),
+        other => panic!("warm-up: {other:?}"),
     }
 
     // Bad files, each with its own message.
@@ -172,6 +181,7 @@ fn the_engine_answers_every_request_and_survives_bad_input() {
 fn requests_and_replies_survive_the_wire_form() {
     let requests = [
         Request::UsePlaceholder,
+        Request::WarmUp,
         Request::LoadWeights(vec![("a.pth".into(), vec![1, 2, 3]), ("b.pth".into(), vec![])]),
         Request::Analyse {
             name: "x, \"quoted\".png".into(),
@@ -182,6 +192,20 @@ fn requests_and_replies_survive_the_wire_form() {
         let back = Request::decode(request.clone().encode()).unwrap();
         assert_eq!(back, request);
     }
+
+    let hello = Reply::Hello {
+        backend: "WebGPU (test adapter)".into(),
+        detail: "limits: max buffer 256 MiB".into(),
+    };
+    assert!(matches!(
+        Reply::decode(hello.encode()).unwrap(),
+        Reply::Hello { backend, detail }
+            if backend == "WebGPU (test adapter)" && detail == "limits: max buffer 256 MiB"
+    ));
+    assert!(matches!(
+        Reply::decode(Reply::WarmedUp { ms: 12.5 }.encode()).unwrap(),
+        Reply::WarmedUp { ms } if ms == 12.5
+    ));
 
     // A real result, with masks and S's input, comes back bit for bit.
     let mut engine = engine();

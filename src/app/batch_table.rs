@@ -125,7 +125,12 @@ fn BatchRow(row: Row) -> impl IntoView {
         }
         .into_any(),
         (RowStatus::Running, _) => {
-            view! { <td colspan="5" class="status" data-testid="row-status">"analysing…"</td> }
+            // The engine answers in order: a warm-up still running delays this slice.
+            let text = move || match state.warm_up.get() {
+                Some(w) if w.starts_with("running") => "waiting for the model's warm-up…",
+                _ => "analysing…",
+            };
+            view! { <td colspan="5" class="status" data-testid="row-status">{text}</td> }
                 .into_any()
         }
         _ => view! { <td colspan="5" class="status" data-testid="row-status">"queued"</td> }

@@ -7,6 +7,15 @@ use wasm_bindgen::JsCast;
 use wasm_bindgen::JsValue;
 use web_sys::{Blob, BlobPropertyBag, HtmlAnchorElement, Url};
 
+/// The value of `name` in the page's URL query (`?backend=cpu&warmup=0`), if present.
+pub fn url_param(name: &str) -> Option<String> {
+    let query = web_sys::window()?.location().search().ok()?;
+    query.trim_start_matches('?').split('&').find_map(|pair| {
+        let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
+        (key == name).then(|| value.to_string())
+    })
+}
+
 /// The files of a `FileList` (from a file input or a drop).
 pub fn files_of(list: Option<web_sys::FileList>) -> Vec<web_sys::File> {
     let Some(list) = list else {

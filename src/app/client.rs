@@ -1,11 +1,14 @@
 //! The page's side of the engine: sends requests to the Web Worker and hands each reply to the
 //! request that asked for it (they come back in order, one per request).
 //!
+//! The worker computes on WebGPU when the browser offers a working adapter and the user has
+//! not chosen the CPU ([`BackendChoice`]), otherwise on the CPU.
+//!
 //! If the worker cannot start, the engine runs in the page instead (slower to respond while a
-//! slice is analysed, but it works). If a running worker dies (a crash, or the tab running
-//! out of memory), the requests in flight fail with a plain message, a new worker is started
-//! and the page is told, so it can load the model again; after repeated crashes the engine
-//! moves into the page.
+//! slice is analysed, but it works). If a running worker dies (a crash, a lost GPU, or the tab
+//! running out of memory), the requests in flight fail with a plain message, a new worker is
+//! started (on the CPU if the dead one used the GPU) and the page is told, so it can load the
+//! model again; after repeated crashes the engine moves into the page.
 
 use std::cell::RefCell;
 use std::collections::VecDeque;
@@ -15,8 +18,9 @@ use futures_channel::oneshot;
 use wasm_bindgen::prelude::*;
 use web_sys::{ErrorEvent, MessageEvent, Worker, WorkerOptions, WorkerType};
 
+use super::browser::url_param;
 use super::runner::Runner;
-use super::worker::{envelope_from_js, envelope_to_js};
+use super::worker::{CRASH_FIELD, GPU_BACKEND_PREFIX, envelope_from_js, envelope_to_js};
 use crate::backend;
 use crate::engine::{Engine, Reply, Request};
 
@@ -26,11 +30,64 @@ pub const IN_PAGE_BACKEND: &str = "CPU (WebAssembly, in the page: no background 
 /// Worker crashes after which the engine moves into the page.
 const MAX_RESTARTS: u32 = 3;
 
+/// Where the user's backend choice is kept between visits.
+const CHOICE_KEY: &str = "ct-mask-net-backend";
+
+/// Which backend the worker should use.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BackendChoice {
+    /// WebGPU when it works, else the CPU.
+    Auto,
+    /// The CPU, always.
+    Cpu,
+}
+
+impl BackendChoice {
+    /// The word `worker.js` and the URL use.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Auto => "auto",
+            Self::Cpu => "cpu",
+        }
+    }
+
+    fn parse(word: &str) -> Option<Self> {
+        match word {
+            "cpu" => Some(Self::Cpu),
+            "auto" | "webgpu" | "gpu" => Some(Self::Auto),
+            _ => None,
+        }
+    }
+
+    /// `?backend=cpu|auto` in the page's URL, else the choice saved last time, else auto.
+    fn initial() -> Self {
+        let from_url = url_param("backend").and_then(|word| Self::parse(&word));
+        from_url
+            .or_else(|| {
+                storage()
+                    .and_then(|s| s.get_item(CHOICE_KEY).ok().flatten())
+                    .and_then(|word| Self::parse(&word))
+            })
+            .unwrap_or(Self::Auto)
+    }
+}
+
+fn storage() -> Option<web_sys::Storage> {
+    web_sys::window()?.local_storage().ok().flatten()
+}
+
 /// What the client tells the page, apart from replies.
 #[derive(Debug, Clone)]
 pub enum ClientEvent {
     /// The engine is ready on this backend.
-    Backend(String),
+    Backend {
+        /// Plain-words name of the backend.
+        name: String,
+        /// The adapter and its limits, or why the GPU is not used.
+        detail: String,
+        /// The choice it was started with.
+        choice: BackendChoice,
+    },
     /// The engine was restarted after a crash and has no model: load it again.
     Restarted {
         /// What happened, in plain words.
@@ -61,6 +118,10 @@ struct Inner {
     /// Whether the engine said hello.
     ready: bool,
     restarts: u32,
+    /// The backend the next worker is asked for.
+    choice: BackendChoice,
+    /// Whether the running engine computes on the GPU.
+    on_gpu: bool,
     /// The wasm bindings and binary, for the worker (from `www/loader.js`).
     assets: Option<(String, String)>,
     events: Events,
@@ -83,6 +144,8 @@ impl EngineClient {
                 backlog: Vec::new(),
                 ready: false,
                 restarts: 0,
+                choice: BackendChoice::initial(),
+                on_gpu: false,
                 assets: wasm_assets(),
                 events: Rc::new(events),
             })),
@@ -108,14 +171,45 @@ impl EngineClient {
             .unwrap_or_else(|_| Err("the engine stopped before answering".into()))
     }
 
+    /// Restarts the engine on `choice` (remembered for the next visit). Requests in flight
+    /// fail; the page hears [`ClientEvent::Restarted`] and loads the model again.
+    pub fn switch_backend(&self, choice: BackendChoice) {
+        if let Some(storage) = storage() {
+            let _ = storage.set_item(CHOICE_KEY, choice.as_str());
+        }
+        let (events, failed) = {
+            let mut inner = self.inner.borrow_mut();
+            inner.choice = choice;
+            if let Transport::Worker { worker, .. } = &inner.transport {
+                worker.terminate();
+            }
+            inner.transport = Transport::None;
+            inner.ready = false;
+            inner.on_gpu = false;
+            (inner.events.clone(), std::mem::take(&mut inner.pending))
+        };
+        for sender in failed {
+            let _ = sender.send(Err("the engine was restarted on another backend".into()));
+        }
+        self.spawn_worker();
+        events(ClientEvent::Restarted {
+            reason: format!("switching to the {} backend", match choice {
+                BackendChoice::Auto => "WebGPU (when available)",
+                BackendChoice::Cpu => "CPU",
+            }),
+        });
+    }
+
     fn spawn_worker(&self) {
-        let worker = self
-            .inner
-            .borrow()
-            .assets
-            .as_ref()
-            .ok_or_else(|| "the page's loader did not say where the wasm is".to_string())
-            .and_then(|(js, wasm)| new_worker(js, wasm));
+        let worker = {
+            let inner = self.inner.borrow();
+            let choice = inner.choice;
+            inner
+                .assets
+                .as_ref()
+                .ok_or_else(|| "the page's loader did not say where the wasm is".to_string())
+                .and_then(|(js, wasm)| new_worker(js, wasm, choice))
+        };
         let worker = match worker {
             Ok(worker) => worker,
             Err(reason) => {
@@ -126,6 +220,12 @@ impl EngineClient {
 
         let client = self.clone();
         let on_message = Closure::<dyn FnMut(MessageEvent)>::new(move |event: MessageEvent| {
+            let crash = js_sys::Reflect::get(&event.data(), &CRASH_FIELD.into())
+                .ok()
+                .and_then(|v| v.as_string());
+            if let Some(crash) = crash {
+                return client.on_worker_error(format!("it crashed: {crash}"));
+            }
             match envelope_from_js(&event.data()).and_then(Reply::decode) {
                 Ok(reply) => client.on_reply(reply),
                 Err(message) => client.on_reply(Reply::AnalysisFailed(message)),
@@ -159,16 +259,21 @@ impl EngineClient {
     }
 
     fn on_reply(&self, reply: Reply) {
-        if let Reply::Hello { backend } = reply {
-            let events = {
+        if let Reply::Hello { backend, detail } = reply {
+            let (events, choice) = {
                 let mut inner = self.inner.borrow_mut();
                 inner.ready = true;
+                inner.on_gpu = backend.starts_with(GPU_BACKEND_PREFIX);
                 for request in std::mem::take(&mut inner.backlog) {
                     send(&inner.transport, request);
                 }
-                inner.events.clone()
+                (inner.events.clone(), inner.choice)
             };
-            events(ClientEvent::Backend(backend));
+            events(ClientEvent::Backend {
+                name: backend,
+                detail,
+                choice,
+            });
             return;
         }
         let sender = self.inner.borrow_mut().pending.pop_front();
@@ -181,7 +286,7 @@ impl EngineClient {
     }
 
     fn on_worker_error(&self, message: String) {
-        let (started, events, failed) = {
+        let (started, events, failed, gpu_failed) = {
             let mut inner = self.inner.borrow_mut();
             if let Transport::Worker { worker, .. } = &inner.transport {
                 worker.terminate();
@@ -199,20 +304,33 @@ impl EngineClient {
             if started {
                 inner.restarts += 1;
             }
-            (started, inner.events.clone(), sent)
+            // A GPU that brought the worker down is not tried again in this visit.
+            // So is one that may have brought it down while starting (before its hello).
+            let gpu_failed = std::mem::take(&mut inner.on_gpu)
+                || (!started && inner.choice == BackendChoice::Auto);
+            if gpu_failed {
+                inner.choice = BackendChoice::Cpu;
+            }
+            (started, inner.events.clone(), sent, gpu_failed)
         };
-        let reason = if message.is_empty() {
+        let mut reason = if message.is_empty() {
             "the background worker stopped".to_string()
         } else {
             format!("the background worker stopped ({message})")
         };
+        if gpu_failed {
+            reason.push_str("; WebGPU is turned off until the page is reloaded");
+        }
         log::error!("{reason}");
         for sender in failed {
             let _ = sender.send(Err(format!(
                 "{reason}; it may have run out of memory. The engine was restarted"
             )));
         }
-        if !started || self.inner.borrow().restarts > MAX_RESTARTS {
+        if !started && gpu_failed {
+            // It may have died in the GPU's start-up: try once more on the CPU.
+            self.spawn_worker();
+        } else if !started || self.inner.borrow().restarts > MAX_RESTARTS {
             // It never started, or keeps dying: carry on in the page.
             self.run_in_page();
         } else {
@@ -248,8 +366,9 @@ fn wasm_assets() -> Option<(String, String)> {
     Some((field("js")?, field("wasm")?))
 }
 
-/// A module worker running `worker.js`, told where the page's own wasm is.
-fn new_worker(js: &str, wasm: &str) -> Result<Worker, String> {
+/// A module worker running `worker.js`, told where the page's own wasm is and which backend
+/// to use.
+fn new_worker(js: &str, wasm: &str, choice: BackendChoice) -> Result<Worker, String> {
     let options = WorkerOptions::new();
     options.set_type(WorkerType::Module);
     options.set_name("ct-mask-net engine");
@@ -257,6 +376,7 @@ fn new_worker(js: &str, wasm: &str) -> Result<Worker, String> {
     let boot = js_sys::Object::new();
     let _ = js_sys::Reflect::set(&boot, &"js".into(), &js.into());
     let _ = js_sys::Reflect::set(&boot, &"wasm".into(), &wasm.into());
+    let _ = js_sys::Reflect::set(&boot, &"backend".into(), &choice.as_str().into());
     worker.post_message(&boot).map_err(|e| format!("{e:?}"))?;
     Ok(worker)
 }

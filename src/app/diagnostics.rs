@@ -3,6 +3,7 @@
 use leptos::prelude::*;
 
 use super::browser::copy_to_clipboard;
+use super::client::BackendChoice;
 use super::state::{AppState, ModelStatus, Row, RowStatus};
 
 /// The diagnostics text and its copy button.
@@ -17,8 +18,27 @@ pub fn Diagnostics() -> impl IntoView {
             ModelStatus::Busy(text) => text,
             ModelStatus::Failed(message) => format!("none ({message})"),
         };
-        let backend = state.backend.get();
+        let backend = Backend {
+            name: state.backend.get(),
+            detail: state.backend_detail.get(),
+            warm_up: state.warm_up.get(),
+        };
         state.rows.with(|rows| describe(&backend, &model, rows))
+    };
+    // The other backend than the one asked for.
+    let switch_to = move || match state.backend_choice.get() {
+        BackendChoice::Auto => BackendChoice::Cpu,
+        BackendChoice::Cpu => BackendChoice::Auto,
+    };
+    let switch_label = move || match switch_to() {
+        BackendChoice::Cpu => "Use the CPU backend",
+        BackendChoice::Auto => "Use WebGPU when available",
+    };
+    let switch = move |_| {
+        if let Ok(engine) = state.engine() {
+            state.backend.set("restarting…".into());
+            engine.switch_backend(switch_to());
+        }
     };
 
     let copy = move |_| {
@@ -53,23 +73,45 @@ pub fn Diagnostics() -> impl IntoView {
                 </button>
                 <span aria-live="polite">{move || copied.get()}</span>
             </div>
+            <div class="row-of-controls">
+                <button type="button" data-testid="backend-switch" on:click=switch>
+                    {switch_label}
+                </button>
+                <span class="hint">
+                    "Restarts the engine and reloads the model; the choice is remembered."
+                </span>
+            </div>
         </section>
     }
 }
 
+/// What the diagnostics say about the backend.
+struct Backend {
+    name: String,
+    detail: String,
+    warm_up: Option<String>,
+}
+
 /// The diagnostics as plain text.
-fn describe(backend: &str, model: &str, rows: &[Row]) -> String {
+fn describe(backend: &Backend, model: &str, rows: &[Row]) -> String {
     let navigator = window().navigator();
     let mut lines = vec![
         format!("ct-mask-net {}", env!("CARGO_PKG_VERSION")),
-        format!("backend: {backend}, Burn flex"),
+        format!("backend: {}", backend.name),
+    ];
+    lines.extend(backend.detail.lines().map(|line| format!("  {line}")));
+    lines.extend([
+        format!(
+            "warm-up: {}",
+            backend.warm_up.as_deref().unwrap_or("not run yet")
+        ),
         format!("weights: {model}"),
         format!(
             "browser: {} ({} logical cores)",
             navigator.user_agent().unwrap_or_default(),
             navigator.hardware_concurrency()
         ),
-    ];
+    ]);
     let failed = rows
         .iter()
         .filter(|r| matches!(r.status, RowStatus::Failed(_)))

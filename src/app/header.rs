@@ -64,7 +64,21 @@ pub fn Header() -> impl IntoView {
             </p>
             <dl class="header-facts">
                 <dt>"Backend"</dt>
-                <dd data-testid="backend">{move || state.backend.get()}</dd>
+                <dd>
+                    <span data-testid="backend">{move || state.backend.get()}</span>
+                    " "
+                    <span class="hint" data-testid="warm-up" aria-live="polite">
+                        {move || match state.warm_up.get() {
+                            Some(text) if text.starts_with("running") => {
+                                "(warming up the model…)".to_string()
+                            }
+                            Some(text) if text.starts_with("failed") => {
+                                format!("(warm-up {text})")
+                            }
+                            _ => String::new(),
+                        }}
+                    </span>
+                </dd>
                 <dt>"Weights"</dt>
                 <dd data-testid="weights-status" data-state=status_state aria-live="polite">
                     {status_text}

@@ -7,7 +7,7 @@
 
 mod batch_table;
 mod browser;
-mod client;
+pub(crate) mod client;
 mod diagnostics;
 mod export;
 mod header;
@@ -19,6 +19,7 @@ mod slice_view;
 mod state;
 mod weights;
 mod weights_panel;
+mod weights_store;
 mod why_view;
 pub mod worker;
 
@@ -48,11 +49,19 @@ fn App() -> impl IntoView {
     let state = AppState::new();
     provide_context(state);
     let client = EngineClient::start(move |event| match event {
-        ClientEvent::Backend(backend) => state.backend.set(backend),
+        ClientEvent::Backend {
+            name,
+            detail,
+            choice,
+        } => {
+            state.backend.set(name);
+            state.backend_detail.set(detail);
+            state.backend_choice.set(choice);
+        }
         ClientEvent::Restarted { reason } => weights::restore_model(state, reason),
     });
     state.engine.set_value(Some(client));
-    weights::use_placeholder(state);
+    weights::start(state);
 
     view! {
         <Header/>

@@ -46,6 +46,7 @@ impl Runner {
             Some(engine) => engine.hello(),
             None => Reply::Hello {
                 backend: String::new(),
+                detail: String::new(),
             },
         }
     }

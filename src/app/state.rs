@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use leptos::prelude::*;
 
-use super::client::EngineClient;
+use super::client::{BackendChoice, EngineClient};
 pub use crate::batch::{Row, RowStatus, SortColumn, class_label};
 pub use crate::engine::{AnalysedSlice as SliceResult, ModelInfo};
 
@@ -41,8 +41,17 @@ pub struct AppState {
     pub model: RwSignal<ModelStatus>,
     /// The last weights error, shown until the next load.
     pub weights_error: RwSignal<Option<String>>,
+    /// Whether the user's weights were saved in the browser for the next visit (`None` for the
+    /// placeholder).
+    pub weights_saved: RwSignal<Option<Result<(), String>>>,
     /// What the backend indicator says (from the engine's hello).
     pub backend: RwSignal<String>,
+    /// The GPU adapter and its limits, or why the GPU is not used (for the diagnostics).
+    pub backend_detail: RwSignal<String>,
+    /// The backend the engine was asked for.
+    pub backend_choice: RwSignal<BackendChoice>,
+    /// The warm-up pass: `None` before the first, else what happened.
+    pub warm_up: RwSignal<Option<String>>,
     /// The engine (set once at start-up).
     pub engine: StoredValue<Option<EngineClient>, LocalStorage>,
     /// The checkpoint files of each accepted load since the placeholder, in order: replayed
@@ -70,7 +79,11 @@ impl AppState {
         Self {
             model: RwSignal::new(ModelStatus::Busy("Starting the engine…".into())),
             weights_error: RwSignal::new(None),
+            weights_saved: RwSignal::new(None),
             backend: RwSignal::new("starting…".into()),
+            backend_detail: RwSignal::new(String::new()),
+            backend_choice: RwSignal::new(BackendChoice::Auto),
+            warm_up: RwSignal::new(None),
             engine: StoredValue::new_local(None),
             model_files: StoredValue::new_local(Vec::new()),
             rows: RwSignal::new(Vec::new()),

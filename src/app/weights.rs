@@ -2,23 +2,74 @@
 //! engine builds them (in its worker); the page reads the files and shows where things stand.
 //!
 //! Errors never replace the active model: it changes only once the new one is fully built.
+//! The user's files are kept in the browser ([`super::weights_store`]) so that the next visit
+//! starts with them; going back to the placeholder forgets them.
 
 use leptos::prelude::*;
 
-use super::browser::read_bytes;
+use super::browser::{read_bytes, url_param};
 use super::state::{AppState, ModelStatus};
+use super::weights_store;
 use crate::engine::{Reply, Request};
 
 pub use crate::engine::PLACEHOLDER_NOTE;
 
-/// Activates the placeholder model.
+/// At start-up: the weights saved in this browser if there are any and they still load,
+/// otherwise the placeholder.
+pub fn start(state: AppState) {
+    state
+        .model
+        .set(ModelStatus::Busy("Looking for saved weights…".into()));
+    leptos::task::spawn_local(async move {
+        let saved = weights_store::load().await.unwrap_or_else(|message| {
+            log::warn!("saved weights: {message}");
+            Vec::new()
+        });
+        if !saved.is_empty() {
+            state
+                .model
+                .set(ModelStatus::Busy("Loading the weights saved in this browser…".into()));
+            match replay(state, &saved).await {
+                Ok(()) => {
+                    state.model_files.set_value(saved);
+                    state.weights_saved.set(Some(Ok(())));
+                    warm_up(state).await;
+                    return;
+                }
+                Err(message) => {
+                    let _ = weights_store::clear().await;
+                    state.weights_error.set(Some(format!(
+                        "the weights saved in this browser could not be loaded and were \
+                         removed ({message})"
+                    )));
+                }
+            }
+        }
+        match placeholder(state).await {
+            Ok(()) => warm_up(state).await,
+            Err(message) => {
+                log::error!("placeholder model: {message}");
+                state.model.set(ModelStatus::Failed(message));
+            }
+        }
+    });
+}
+
+/// Activates the placeholder model and forgets the saved weights.
 pub fn use_placeholder(state: AppState) {
     state
         .model
         .set(ModelStatus::Busy("Building the placeholder model…".into()));
     leptos::task::spawn_local(async move {
+        if let Err(message) = weights_store::clear().await {
+            log::warn!("saved weights: {message}");
+        }
+        state.weights_saved.set(None);
         match placeholder(state).await {
-            Ok(()) => state.weights_error.set(None),
+            Ok(()) => {
+                state.weights_error.set(None);
+                warm_up(state).await;
+            }
             Err(message) => {
                 log::error!("placeholder model: {message}");
                 state.model.set(ModelStatus::Failed(message));
@@ -51,7 +102,15 @@ pub fn load_user_weights(state: AppState, files: Vec<web_sys::File>) {
         .set(ModelStatus::Busy("Reading and converting your weights…".into()));
     leptos::task::spawn_local(async move {
         match load(state, &files).await {
-            Ok(()) => state.model_files.update_value(|loads| loads.push(files)),
+            Ok(()) => {
+                state.model_files.update_value(|loads| loads.push(files));
+                let saved = weights_store::save(&state.model_files.get_value()).await;
+                if let Err(message) = &saved {
+                    log::warn!("saved weights: {message}");
+                }
+                state.weights_saved.set(Some(saved));
+                warm_up(state).await;
+            }
             Err(message) => {
                 state.weights_error.set(Some(message));
                 state.model.set(previous);
@@ -86,22 +145,54 @@ pub fn restore_model(state: AppState, reason: String) {
     )));
     leptos::task::spawn_local(async move {
         if loads.is_empty() {
+            match placeholder(state).await {
+                Ok(()) => warm_up(state).await,
+                Err(message) => state.model.set(ModelStatus::Failed(message)),
+            }
+            return;
+        }
+        if let Err(message) = replay(state, &loads).await {
+            // The files may have been moved or deleted since: fall back to the placeholder.
+            state.weights_error.set(Some(format!(
+                "your weights could not be reloaded after a restart ({message})"
+            )));
             if let Err(message) = placeholder(state).await {
                 state.model.set(ModelStatus::Failed(message));
             }
             return;
         }
-        for files in &loads {
-            if let Err(message) = load(state, files).await {
-                // The files may have been moved or deleted since: fall back to the placeholder.
-                state.weights_error.set(Some(format!(
-                    "your weights could not be reloaded after a restart ({message})"
-                )));
-                if let Err(message) = placeholder(state).await {
-                    state.model.set(ModelStatus::Failed(message));
-                }
-                return;
-            }
-        }
+        warm_up(state).await;
     });
+}
+
+/// Loads each of `loads` in order, stopping at the first that fails.
+async fn replay(state: AppState, loads: &[Vec<web_sys::File>]) -> Result<(), String> {
+    for files in loads {
+        load(state, files).await?;
+    }
+    Ok(())
+}
+
+/// Runs the new model once on a synthetic slice (shader compilation and first allocations), so
+/// the user's first slice is not slower than the rest. Slices dropped meanwhile wait in the
+/// engine's queue. A failure here is only reported: the slices will say what goes wrong.
+/// `?warmup=0` in the page's address skips it (the browser tests do, on the slow software
+/// WebGPU adapter).
+async fn warm_up(state: AppState) {
+    if url_param("warmup").as_deref() == Some("0") {
+        state
+            .warm_up
+            .set(Some("skipped (warmup=0 in the page's address)".into()));
+        return;
+    }
+    state.warm_up.set(Some("running…".into()));
+    let outcome = match state.engine() {
+        Err(message) => message,
+        Ok(engine) => match engine.request(Request::WarmUp).await {
+            Ok(Reply::WarmedUp { ms }) => format!("done in {ms:.0} ms"),
+            Ok(Reply::AnalysisFailed(message)) | Err(message) => format!("failed: {message}"),
+            Ok(other) => format!("unexpected answer from the engine: {other:?}"),
+        },
+    };
+    state.warm_up.set(Some(outcome));
 }

@@ -36,6 +36,29 @@ pub fn WeightsPanel() -> impl IntoView {
                 <p class="warning" data-testid="placeholder-note">{PLACEHOLDER_NOTE}</p>
             </Show>
             <p data-testid="weights-in-use">{in_use}</p>
+            {move || {
+                let ready_user =
+                    matches!(state.model.get(), ModelStatus::Ready(info) if !info.placeholder);
+                let (key, text) = match state.weights_saved.get() {
+                    Some(Ok(())) => (
+                        "saved",
+                        "Saved in this browser: the next visit starts with these weights, also \
+                         offline. \"Back to the placeholder\" forgets them."
+                            .to_string(),
+                    ),
+                    Some(Err(message)) => (
+                        "not-saved",
+                        format!(
+                            "Not saved for the next visit: {message}. They stay active until \
+                             the page is closed."
+                        ),
+                    ),
+                    None => return None,
+                };
+                ready_user.then(|| view! {
+                    <p class="hint" data-testid="weights-saved" data-state=key>{text}</p>
+                })
+            }}
             <div class="row-of-controls">
                 <label class="button-like">
                     "Load checkpoints (.pth, .safetensors)…"

@@ -12,8 +12,92 @@ use super::runner::Runner;
 use crate::backend;
 use crate::engine::{Engine, Envelope, Reply, Request};
 
-/// How the page names this backend.
+/// How the page names the CPU backend in the worker.
 pub const WORKER_BACKEND: &str = "CPU (WebAssembly, background worker)";
+
+/// How the page's names of GPU backends start.
+pub const GPU_BACKEND_PREFIX: &str = "WebGPU";
+
+/// Field of the message a panicking worker posts (see [`install_panic_hook`]).
+pub const CRASH_FIELD: &str = "crash";
+
+/// What `www/worker.js` found out before loading the wasm (`self.ctMaskNetBoot`).
+struct Boot {
+    /// `"cpu"` to skip the GPU, anything else to try it.
+    backend: String,
+    /// The adapter's name and limits, or why there is none.
+    adapter: Result<(String, String), String>,
+}
+
+fn boot() -> Boot {
+    let get = |object: &JsValue, key: &str| js_sys::Reflect::get(object, &key.into()).ok();
+    let text = |object: &JsValue, key: &str| {
+        get(object, key)
+            .and_then(|v| v.as_string())
+            .unwrap_or_default()
+    };
+    let boot = get(&js_sys::global(), "ctMaskNetBoot").unwrap_or(JsValue::UNDEFINED);
+    let adapter = get(&boot, "adapter").unwrap_or(JsValue::UNDEFINED);
+    let available = get(&adapter, "available").and_then(|v| v.as_bool()) == Some(true);
+    Boot {
+        backend: text(&boot, "backend"),
+        adapter: if available {
+            let mut name = text(&adapter, "name");
+            if get(&adapter, "fallback").and_then(|v| v.as_bool()) == Some(true) {
+                name.push_str(", software fallback adapter");
+            }
+            Ok((name, text(&adapter, "limits")))
+        } else {
+            let reason = text(&adapter, "reason");
+            Err(if reason.is_empty() {
+                "no WebGPU adapter was described".into()
+            } else {
+                reason
+            })
+        },
+    }
+}
+
+/// The engine on WebGPU if the page did not ask for the CPU, an adapter exists and it passes
+/// [`backend::self_test`]; otherwise on the CPU, saying why.
+async fn choose_engine() -> Engine {
+    let boot = boot();
+    let reason = if boot.backend == "cpu" {
+        "the CPU backend was chosen".to_string()
+    } else {
+        match boot.adapter {
+            Err(reason) => reason,
+            Ok((name, limits)) => match backend::gpu().await {
+                Err(e) => format!("WebGPU could not start ({e})"),
+                Ok(gpu) => match backend::self_test(&gpu.device).await {
+                    Err(e) => e.to_string(),
+                    Ok(difference) => {
+                        let detail = format!(
+                            "adapter: {name}\nlimits: {limits}\nself-test against the CPU: \
+                             largest difference {difference:.1e}"
+                        );
+                        let label = format!("{GPU_BACKEND_PREFIX} ({name})");
+                        return Engine::new(gpu, label).with_detail(detail);
+                    }
+                },
+            },
+        }
+    };
+    log::info!("engine on the CPU: {reason}");
+    Engine::new(backend::cpu(), WORKER_BACKEND).with_detail(format!("GPU not used: {reason}"))
+}
+
+/// On a panic, besides logging it, tell the page at once: a panic in wasm leaves the worker
+/// unusable without necessarily raising an error event the page would see.
+fn install_panic_hook() {
+    std::panic::set_hook(Box::new(|info| {
+        console_error_panic_hook::hook(info);
+        let scope: DedicatedWorkerGlobalScope = js_sys::global().unchecked_into();
+        let message = js_sys::Object::new();
+        let _ = js_sys::Reflect::set(&message, &CRASH_FIELD.into(), &info.to_string().into());
+        let _ = scope.post_message(&message);
+    }));
+}
 
 /// Whether this code runs in a worker (no `window`).
 pub fn in_worker() -> bool {
@@ -63,12 +147,19 @@ fn post(scope: &DedicatedWorkerGlobalScope, reply: Reply) {
 
 /// Starts the engine in this worker and tells the page it is ready.
 pub fn run() {
+    install_panic_hook();
+    let _ = console_log::init_with_level(log::Level::Info);
+    wasm_bindgen_futures::spawn_local(async {
+        let engine = choose_engine().await;
+        serve(engine);
+    });
+}
+
+/// Answers the page's requests with `engine`. The page sends nothing before the hello.
+fn serve(engine: Engine) {
     let scope: DedicatedWorkerGlobalScope = js_sys::global().unchecked_into();
     let out = scope.clone();
-    let runner = Runner::new(
-        Engine::new(backend::cpu(), WORKER_BACKEND),
-        Rc::new(move |reply| post(&out, reply)),
-    );
+    let runner = Runner::new(engine, Rc::new(move |reply| post(&out, reply)));
 
     let handler_runner = runner.clone();
     let handler_scope = scope.clone();

@@ -32,6 +32,7 @@ pub struct AnalysedSlice {
 pub struct Engine {
     compute: ComputeDevice,
     backend: String,
+    detail: String,
     analyzer: Option<Analyzer>,
     user: UserWeights,
 }
@@ -42,15 +43,23 @@ impl Engine {
         Self {
             compute,
             backend: backend.into(),
+            detail: String::new(),
             analyzer: None,
             user: UserWeights::default(),
         }
+    }
+
+    /// Adds what the diagnostics say about the backend (adapter, limits, fallback reason).
+    pub fn with_detail(mut self, detail: impl Into<String>) -> Self {
+        self.detail = detail.into();
+        self
     }
 
     /// The [`Reply::Hello`] announcing this engine.
     pub fn hello(&self) -> Reply {
         Reply::Hello {
             backend: self.backend.clone(),
+            detail: self.detail.clone(),
         }
     }
 
@@ -76,6 +85,10 @@ impl Engine {
                     Err(message) => Reply::WeightsRefused(message),
                 }
             }
+            Request::WarmUp => match self.warm_up().await {
+                Ok(ms) => Reply::WarmedUp { ms },
+                Err(message) => Reply::AnalysisFailed(message),
+            },
             Request::Analyse { name, bytes } => match self.analyse(&bytes).await {
                 Ok(slice) => Reply::Analysed(Box::new(slice)),
                 Err(message) => {
@@ -84,6 +97,19 @@ impl Engine {
                 }
             },
         }
+    }
+
+    /// Runs the active model on a synthetic 512x512 slice and discards the answer.
+    async fn warm_up(&self) -> Result<f64, String> {
+        let Some(analyzer) = &self.analyzer else {
+            return Err("No model is loaded yet".into());
+        };
+        let started = Instant::now();
+        analyzer
+            .analyze(&warm_up_slice())
+            .await
+            .map_err(|e| capitalise(&e.to_string()))?;
+        Ok(started.elapsed().as_secs_f64() * 1e3)
     }
 
     /// Decodes and analyses one file. Errors are plain-words messages.
@@ -105,6 +131,19 @@ impl Engine {
             total_ms: started.elapsed().as_secs_f64() * 1e3,
         })
     }
+}
+
+/// A 512x512 grey slice with a bright ring and a few blobs, so that the detectors produce
+/// boxes and every stage (NMS, RoIAlign, masks) runs as it would on a real slice.
+fn warm_up_slice() -> RgbImage {
+    RgbImage::from_fn(512, 512, |x, y| {
+        let (dx, dy) = (x as f32 - 256.0, y as f32 - 256.0);
+        let r = (dx * dx + dy * dy).sqrt();
+        let ring = if (200.0..230.0).contains(&r) { 200.0 } else { 30.0 };
+        let blob = 120.0 * ((dx / 40.0).sin() * (dy / 55.0).cos()).max(0.0);
+        let v = (ring + blob).min(255.0) as u8;
+        image::Rgb([v, v, v])
+    })
 }
 
 fn capitalise(text: &str) -> String {

@@ -43,6 +43,10 @@ pub enum Request {
     /// checkpoints already active. Replies [`Reply::ModelReady`] or [`Reply::WeightsRefused`]
     /// (the previous model stays).
     LoadWeights(Vec<(String, Vec<u8>)>),
+    /// Run the active model once on a synthetic slice, so that the first real slice does not
+    /// pay for first-use costs (GPU shader compilation, allocations). Replies
+    /// [`Reply::WarmedUp`] or [`Reply::AnalysisFailed`].
+    WarmUp,
     /// Decode and analyse one image file. Replies [`Reply::Analysed`] or
     /// [`Reply::AnalysisFailed`].
     Analyse {
@@ -60,6 +64,14 @@ pub enum Reply {
     Hello {
         /// Plain-words name of the compute backend.
         backend: String,
+        /// More about it for the diagnostics: the GPU adapter and its limits, or why the GPU
+        /// is not used.
+        detail: String,
+    },
+    /// The warm-up pass ran, in this many milliseconds.
+    WarmedUp {
+        /// Milliseconds it took.
+        ms: f64,
     },
     /// A new model is active.
     ModelReady(ModelInfo),
@@ -78,6 +90,7 @@ pub enum Reply {
 #[serde(tag = "type", rename_all = "snake_case")]
 enum RequestHeader {
     UsePlaceholder,
+    WarmUp,
     LoadWeights { files: Vec<String> },
     Analyse { name: String },
 }
@@ -88,6 +101,10 @@ enum RequestHeader {
 enum ReplyHeader {
     Hello {
         backend: String,
+        detail: String,
+    },
+    WarmedUp {
+        ms: f64,
     },
     ModelReady {
         info: ModelInfo,
@@ -132,6 +149,10 @@ impl Request {
                 header: to_json(&RequestHeader::UsePlaceholder),
                 buffers: Vec::new(),
             },
+            Self::WarmUp => Envelope {
+                header: to_json(&RequestHeader::WarmUp),
+                buffers: Vec::new(),
+            },
             Self::LoadWeights(files) => {
                 let (names, buffers) = files.into_iter().unzip();
                 Envelope {
@@ -153,6 +174,7 @@ impl Request {
         let mut buffers = envelope.buffers;
         match header {
             RequestHeader::UsePlaceholder => Ok(Self::UsePlaceholder),
+            RequestHeader::WarmUp => Ok(Self::WarmUp),
             RequestHeader::LoadWeights { files } => {
                 if files.len() != buffers.len() {
                     return Err(bad("one buffer per weights file expected"));
@@ -180,7 +202,8 @@ impl Reply {
             buffers: Vec::new(),
         };
         match self {
-            Self::Hello { backend } => plain(ReplyHeader::Hello { backend }),
+            Self::Hello { backend, detail } => plain(ReplyHeader::Hello { backend, detail }),
+            Self::WarmedUp { ms } => plain(ReplyHeader::WarmedUp { ms }),
             Self::ModelReady(info) => plain(ReplyHeader::ModelReady { info }),
             Self::ModelFailed(message) => plain(ReplyHeader::ModelFailed { message }),
             Self::WeightsRefused(message) => plain(ReplyHeader::WeightsRefused { message }),
@@ -194,7 +217,8 @@ impl Reply {
         let header: ReplyHeader =
             serde_json::from_str(&envelope.header).map_err(|e| bad(&e.to_string()))?;
         Ok(match header {
-            ReplyHeader::Hello { backend } => Self::Hello { backend },
+            ReplyHeader::Hello { backend, detail } => Self::Hello { backend, detail },
+            ReplyHeader::WarmedUp { ms } => Self::WarmedUp { ms },
             ReplyHeader::ModelReady { info } => Self::ModelReady(info),
             ReplyHeader::ModelFailed { message } => Self::ModelFailed(message),
             ReplyHeader::WeightsRefused { message } => Self::WeightsRefused(message),

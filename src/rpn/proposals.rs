@@ -1,10 +1,15 @@
-//! Proposal selection: per-level top-k on the device, then decoding, clipping and per-level NMS
-//! on the few thousand survivors on the host.
+//! Proposal selection: per level, the objectness logits and deltas are read back once, the
+//! top-k, decoding, clipping and NMS run on the host.
+//!
+//! The top-k is on the host on every backend: reading back a level (about 4 MB at the finest)
+//! costs little next to the convolutions before it, it needs no device sort (which Burn's
+//! WebGPU backend cannot do in the browser), and one code path gives the same proposals on
+//! every backend.
 
 use super::{AnchorGenerator, RpnConfig, RpnLevelOutput};
 use crate::box_ops::{Box4, BoxCoder, batched_nms, clip};
 use crate::error::ModelError;
-use crate::readback::{read_f32, read_i64};
+use crate::readback::read_f32;
 
 /// The RPN's output for one image, best first.
 #[derive(Debug, Clone, Default)]
@@ -35,12 +40,21 @@ async fn level_candidates(
     } = level;
     let k = config.pre_nms_top_n.min(h * w * anchors.num_anchors());
 
-    // Device: the k best logits and their deltas.
-    let (scores, indices) = objectness.topk_with_indices(k, 0);
-    let deltas = deltas.select(0, indices.clone());
-    let scores = read_f32(scores).await?;
-    let indices = read_i64(indices).await?;
-    let deltas = read_f32(deltas).await?;
+    let logits = read_f32(objectness).await?;
+    let all_deltas = read_f32(deltas).await?;
+    if all_deltas.len() != logits.len() * 4 {
+        return Err(ModelError::Device(format!(
+            "RPN output sizes disagree: {} logits, {} deltas",
+            logits.len(),
+            all_deltas.len()
+        )));
+    }
+    let indices = top_k(&logits, k);
+    let scores: Vec<f32> = indices.iter().map(|&i| logits[i]).collect();
+    let deltas: Vec<f32> = indices
+        .iter()
+        .flat_map(|&i| all_deltas[4 * i..4 * i + 4].iter().copied())
+        .collect();
 
     // Host: decode against the anchors and clip to the unpadded image.
     let stride = [padded_size[0] / h, padded_size[1] / w];
@@ -55,6 +69,19 @@ async fn level_candidates(
         })
         .collect();
     Ok(LevelCandidates { boxes, scores })
+}
+
+/// Indices of the `k` largest values, largest first; ties (and NaNs, last) by index.
+fn top_k(values: &[f32], k: usize) -> Vec<usize> {
+    let by_value = |&i: &usize, &j: &usize| values[j].total_cmp(&values[i]).then(i.cmp(&j));
+    let mut order: Vec<usize> = (0..values.len()).collect();
+    let k = k.min(order.len());
+    if k < order.len() && k > 0 {
+        order.select_nth_unstable_by(k - 1, by_value);
+    }
+    order.truncate(k);
+    order.sort_unstable_by(by_value);
+    order
 }
 
 /// Selects the proposals of one image.
@@ -93,4 +120,18 @@ pub async fn select_proposals(
         boxes: keep.iter().map(|&i| boxes[i]).collect(),
         objectness: keep.iter().map(|&i| scores[i]).collect(),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::top_k;
+
+    #[test]
+    fn top_k_keeps_the_largest_in_order_and_breaks_ties_by_index() {
+        let values = [0.5, 3.0, -1.0, 3.0, 2.0, f32::NEG_INFINITY, 7.0];
+        assert_eq!(top_k(&values, 4), [6, 1, 3, 4]);
+        assert_eq!(top_k(&values, 1), [6]);
+        assert_eq!(top_k(&values, 0), Vec::<usize>::new());
+        assert_eq!(top_k(&values, 99), [6, 1, 3, 4, 0, 2, 5]);
+    }
 }

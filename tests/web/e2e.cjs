@@ -7,7 +7,9 @@
 // file; good rows have a class and probabilities summing to 1; bad rows say what is wrong; the
 // overlay canvas is drawn; the CSV and JSON exports hold one record per file; bad weights are
 // refused while the placeholder stays; and the page makes no request to another origin nor any
-// request carrying a body.
+// request carrying a body. The main run forces the CPU backend (`?backend=cpu`); a second
+// browser with WebGPU enabled (a software adapter, no GPU needed) runs a slice on WebGPU when
+// it offers an adapter, then switches to the CPU from the page.
 
 'use strict';
 
@@ -27,6 +29,16 @@ const BATCH_TIMEOUT_MS = 15 * 60_000;
 // The oracle checkpoints (the authors' layout, ResNet-50, seeded random weights), when present.
 const ORACLE_CHECKPOINTS = path.join(SHARED, 'oracle', 'checkpoints');
 const TEST_CHECKPOINTS = process.env.WEB_TEST_CHECKPOINTS !== '0';
+const WEBGPU_TIMEOUT_MS = 10 * 60_000;
+const CHROMIUM = process.env.CHROMIUM || '/usr/bin/chromium';
+const CHROMIUM_ARGS = [
+  '--no-sandbox',
+  '--no-first-run',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+  '--disable-quic',
+];
 
 const failures = [];
 let passed = 0;
@@ -175,6 +187,91 @@ async function offlinePhase(page, server, slice) {
 
 let BASE_URL;
 
+/** A second browser with WebGPU exposed (TOOLCHAIN.md: `--enable-unsafe-webgpu`, and without
+ * Playwright's default `--disable-gpu`): the engine must pick WebGPU, pass its self-test and
+ * analyse `slice` like the CPU did (`cpuRow`); then the page switches itself to the CPU and
+ * remembers it across a reload. */
+async function webgpuPhase(requests, origin, slice, cpuRow) {
+  console.log('WebGPU (software adapter in headless chromium):');
+  const browser = await chromium.launch({
+    executablePath: CHROMIUM,
+    headless: true,
+    args: [...CHROMIUM_ARGS, '--enable-unsafe-webgpu'],
+    ignoreDefaultArgs: ['--disable-gpu'],
+  });
+  const errors = [];
+  try {
+    const context = await browser.newContext({ viewport: { width: 1280, height: 800 } });
+    const log = watchRequests(context, origin);
+    const page = await context.newPage();
+    page.on('console', (m) => { if (m.type() === 'error') errors.push(m.text()); });
+    page.on('pageerror', (e) => errors.push(String(e)));
+    // No warm-up pass: on the software adapter it costs as much as a slice (minutes).
+    await page.goto(`${BASE_URL}?warmup=0`);
+    const adapter = await page.evaluate(async () =>
+      !!(navigator.gpu && await navigator.gpu.requestAdapter()));
+    if (!adapter) {
+      console.log('  WebGPU: SKIPPED (this chromium offers no WebGPU adapter)');
+      return;
+    }
+    let t = Date.now();
+    const status = '[data-testid="weights-status"]';
+    await page.waitForSelector(`${status}[data-state="placeholder"]`, { timeout: WEBGPU_TIMEOUT_MS });
+    console.log(`  placeholder ready on WebGPU after ${((Date.now() - t) / 1000).toFixed(1)} s`);
+    const backend = await page.textContent('[data-testid="backend"]');
+    check(backend.startsWith('WebGPU'), `the engine chose WebGPU ("${backend}")`);
+    const diagnostics = await page.inputValue('[data-testid="diagnostics-text"]');
+    const selfTest = /self-test against the CPU: largest difference ([0-9.e+-]+)/.exec(diagnostics);
+    check(selfTest && Number(selfTest[1]) < 1e-3,
+      `WebGPU self-test against the CPU passed (${selfTest ? selfTest[1] : 'no self-test line'})`);
+    check(/adapter: \S/.test(diagnostics) && /limits: max/.test(diagnostics),
+      'diagnostics name the adapter and its limits');
+
+    t = Date.now();
+    await page.setInputFiles('[data-testid="file-input"]', slice);
+    await page.waitForFunction(() => {
+      const row = document.querySelector('[data-testid="batch-row"]');
+      return row && (row.dataset.status === 'done' || row.dataset.status === 'error');
+    }, null, { timeout: WEBGPU_TIMEOUT_MS, polling: 500 });
+    const row = await page.$eval('[data-testid="batch-row"]', (tr) => ({
+      status: tr.dataset.status,
+      cls: tr.querySelector('[data-testid="predicted-class"]')?.textContent,
+      probs: tr.querySelector('[data-testid="probabilities"]')?.textContent,
+      time: tr.querySelector('[data-testid="row-time"]')?.textContent,
+      error: tr.querySelector('[data-testid="row-error"]')?.textContent,
+    }));
+    const gpu = (row.probs || '').split('/').map(Number);
+    const cpu = (cpuRow?.probs || '').split('/').map(Number);
+    const diff = Math.max(...gpu.map((p, i) => Math.abs(p - cpu[i])));
+    console.log(`  per-slice time (WebGPU, software adapter): ${row.time} (wall ${((Date.now() - t) / 1000).toFixed(1)} s)`);
+    check(row.status === 'done' && row.cls === cpuRow?.cls,
+      `${path.basename(slice)} on WebGPU: "${row.cls}" ${row.probs}, on the CPU "${cpuRow?.cls}" ${cpuRow?.probs}` +
+        (row.error ? ` (${row.error})` : ''));
+    check(gpu.length === 3 && diff < 0.05,
+      `WebGPU and CPU probabilities agree (largest difference ${diff.toFixed(4)})`);
+    const warm = /warm-up: (.*)/.exec(await page.inputValue('[data-testid="diagnostics-text"]'));
+    console.log(`  warm-up on WebGPU: ${warm ? warm[1] : '?'}`);
+
+    // Switch to the CPU from the page; the choice survives a reload.
+    await page.click('[data-testid="backend-switch"]');
+    await page.waitForFunction(() =>
+      document.querySelector('[data-testid="backend"]').textContent.startsWith('CPU'),
+    null, { timeout: MODEL_TIMEOUT_MS });
+    await page.waitForSelector(`${status}[data-state="placeholder"]`, { timeout: MODEL_TIMEOUT_MS });
+    check(true, `switched to "${await page.textContent('[data-testid="backend"]')}" from the page`);
+    await page.reload();
+    await page.waitForSelector(`${status}[data-state="placeholder"]`, { timeout: MODEL_TIMEOUT_MS });
+    const after = await page.textContent('[data-testid="backend"]');
+    check(after.startsWith('CPU'), `the CPU choice is remembered after a reload ("${after}")`);
+    const foreign = log.filter((r) => !r.local || r.body);
+    check(foreign.length === 0, `privacy with WebGPU: ${log.length} requests, all local, none with a body`);
+  } finally {
+    check(errors.length === 0,
+      `no errors in the WebGPU browser's console${errors.length ? ':\n    ' + errors.join('\n    ') : ''}`);
+    await browser.close();
+  }
+}
+
 /** Unpacks an oracle checkpoint (`.pth.gz`) into `dir`. */
 function unpack(dir, name) {
   const file = path.join(dir, name);
@@ -224,9 +321,25 @@ async function checkpointsPhase(page, workDir, slice) {
   console.log(`  per-slice time (CPU backend, ResNet-50 pair): ${cells[6]} (wall ${((Date.now() - t) / 1000).toFixed(1)} s)`);
   await page.screenshot({ path: SCREENSHOT.replace(/\.png$/, '-checkpoints.png'), fullPage: true });
 
+  // The pair is kept in the browser: a reload starts with it.
+  check(await page.isVisible('[data-testid="weights-saved"][data-state="saved"]'),
+    'the loaded weights are saved in the browser');
+  t = Date.now();
+  await page.reload();
+  await page.waitForFunction(() => {
+    const el = document.querySelector('[data-testid="weights-status"]');
+    return el && el.dataset.state === 'ready' && /segmentation_resnet50_seed0/.test(el.textContent);
+  }, null, { timeout: MODEL_TIMEOUT_MS });
+  text = await page.textContent(status);
+  check(/classification_resnet50_seed0\.pth \+ segmentation_resnet50_seed0\.pth/.test(text),
+    `after a reload the saved pair is active again in ${((Date.now() - t) / 1000).toFixed(1)} s: "${text}"`);
+
   await page.click('[data-testid="use-placeholder"]');
   await page.waitForSelector(`${status}[data-state="placeholder"]`, { timeout: MODEL_TIMEOUT_MS });
   check(true, 'back to the placeholder');
+  await page.reload();
+  await page.waitForSelector(`${status}[data-state="placeholder"]`, { timeout: MODEL_TIMEOUT_MS });
+  check(true, 'after "Back to the placeholder" and a reload the placeholder is active');
 }
 
 async function main() {
@@ -239,16 +352,9 @@ async function main() {
   const bad = badFiles(workDir, fixture);
 
   const browser = await chromium.launch({
-    executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
+    executablePath: CHROMIUM,
     headless: true,
-    args: [
-      '--no-sandbox',
-      '--no-first-run',
-      '--disable-background-networking',
-      '--disable-component-update',
-      '--disable-sync',
-      '--disable-quic',
-    ],
+    args: CHROMIUM_ARGS,
   });
   const context = await browser.newContext({
     acceptDownloads: true,
@@ -265,7 +371,8 @@ async function main() {
   try {
     console.log(`web test: ${BASE_URL}`);
     let t = Date.now();
-    await page.goto(BASE_URL);
+    // The CPU backend, forced (this browser has no WebGPU adapter anyway).
+    await page.goto(`${BASE_URL}?backend=cpu`);
     await page.waitForSelector('[data-testid="weights-status"][data-state="placeholder"]', {
       timeout: MODEL_TIMEOUT_MS,
     });
@@ -273,6 +380,9 @@ async function main() {
     const backend = await page.textContent('[data-testid="backend"]');
     check(backend.includes('CPU (WebAssembly') && backend.includes('background worker'),
       `backend indicator: "${backend}" (the engine runs in a worker)`);
+    check(/GPU not used: the CPU backend was chosen/.test(
+      await page.inputValue('[data-testid="diagnostics-text"]')),
+    'diagnostics say the CPU was chosen');
     const note = await page.textContent('[data-testid="placeholder-note"]');
     check(/random seeded weights/.test(note) && /results mean nothing/.test(note),
       'the placeholder warning is shown');
@@ -435,6 +545,13 @@ async function main() {
       await checkpointsPhase(page, workDir, good[1] || fixture);
     } else {
       console.log('checkpoint loading: SKIPPED (no ../shared/oracle/checkpoints or WEB_TEST_CHECKPOINTS=0)');
+    }
+
+    if (process.env.WEB_TEST_WEBGPU !== '0') {
+      const cpuRow = rows.find((r) => r.name === path.basename(fixture));
+      await webgpuPhase(requests, origin, fixture, cpuRow);
+    } else {
+      console.log('WebGPU: SKIPPED (WEB_TEST_WEBGPU=0)');
     }
 
     await offlinePhase(page, server, fixture);
