@@ -62,7 +62,10 @@ pub async fn self_test(device: &Device) -> Result<f32, ModelError> {
         .iter()
         .zip(&got)
         .map(|(a, b)| (a - b).abs() / scale)
-        .fold(0.0f32, |m, d| if d.is_nan() { f32::INFINITY } else { m.max(d) });
+        .fold(
+            0.0f32,
+            |m, d| if d.is_nan() { f32::INFINITY } else { m.max(d) },
+        );
     if got.len() != expected.len() || worst > SELF_TEST_TOLERANCE {
         return Err(ModelError::Device(format!(
             "the GPU computed wrong results in a self-test (difference {worst:.1e} of the \
@@ -111,7 +114,10 @@ mod tests {
         let values = pollster::block_on(probe(&device)).unwrap();
         assert_eq!(values.len(), 20);
         // Not all zero, and not all clipped by the ReLU to one value.
-        let distinct = values.iter().filter(|v| (*v - values[0]).abs() > 1e-3).count();
+        let distinct = values
+            .iter()
+            .filter(|v| (*v - values[0]).abs() > 1e-3)
+            .count();
         assert!(distinct > 10, "{values:?}");
     }
 }

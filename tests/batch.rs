@@ -73,7 +73,11 @@ fn ids(rows: &[Row]) -> Vec<usize> {
 fn rows_without_a_value_sort_last_in_both_directions() {
     let mut rows = batch();
     sort_rows(&mut rows, SortColumn::Covid, false);
-    assert_eq!(ids(&rows), [0, 3, 2, 1, 4], "highest COVID-19 probability first");
+    assert_eq!(
+        ids(&rows),
+        [0, 3, 2, 1, 4],
+        "highest COVID-19 probability first"
+    );
     sort_rows(&mut rows, SortColumn::Covid, true);
     assert_eq!(ids(&rows), [2, 3, 0, 1, 4]);
 
@@ -94,7 +98,10 @@ fn file_names_sort_without_case_and_classes_by_their_words() {
     let mut rows = batch();
     sort_rows(&mut rows, SortColumn::File, true);
     let names: Vec<&str> = rows.iter().map(|r| r.name.as_str()).collect();
-    assert_eq!(names, ["a, \"copy\".png", "A.png", "b.png", "c.png", "queued.png"]);
+    assert_eq!(
+        names,
+        ["a, \"copy\".png", "A.png", "b.png", "c.png", "queued.png"]
+    );
 
     sort_rows(&mut rows, SortColumn::Class, true);
     // "COVID-19" < "common pneumonia" < "normal" (byte order), rows 1 and 4 have no class.
@@ -120,7 +127,11 @@ fn the_csv_export_has_a_header_and_one_quoted_line_per_row() {
     assert_eq!(fields[6].parse::<f64>().unwrap(), 1.0);
     assert_eq!(lines[2], "A.png,,,,,,,The image file is empty,");
     // A name with a comma and quotes is quoted, quotes doubled; no lesion model: empty areas.
-    assert!(lines[4].starts_with("\"a, \"\"copy\"\".png\",pneumonia,"), "{}", lines[4]);
+    assert!(
+        lines[4].starts_with("\"a, \"\"copy\"\".png\",pneumonia,"),
+        "{}",
+        lines[4]
+    );
     assert!(lines[4].ends_with(",,,,placeholder"), "{}", lines[4]);
     assert_eq!(lines[5], "queued.png,,,,,,,not analysed yet,");
 }

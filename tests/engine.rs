@@ -13,8 +13,8 @@ use ct_mask_net::model::{ModelKind, synthetic_weights};
 use pollster::block_on;
 
 fn fixture_slice() -> Vec<u8> {
-    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/fixtures/slices/synthetic_slice.png");
+    let path =
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/slices/synthetic_slice.png");
     std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
 }
 
@@ -98,12 +98,23 @@ fn the_engine_answers_every_request_and_survives_bad_input() {
     let png = fixture_slice();
     let cases: [(&str, Vec<u8>, &str); 3] = [
         ("empty.png", Vec::new(), "empty"),
-        ("notes.png", b"my notes, not an image".to_vec(), "unsupported image format"),
-        ("truncated.png", png[..png.len() / 3].to_vec(), "corrupt or truncated"),
+        (
+            "notes.png",
+            b"my notes, not an image".to_vec(),
+            "unsupported image format",
+        ),
+        (
+            "truncated.png",
+            png[..png.len() / 3].to_vec(),
+            "corrupt or truncated",
+        ),
     ];
     for (name, bytes, expected) in cases {
         let message = expect_failure(analyse(&mut engine, name, bytes));
-        assert!(message.to_lowercase().contains(expected), "{name}: {message}");
+        assert!(
+            message.to_lowercase().contains(expected),
+            "{name}: {message}"
+        );
         assert!(message.starts_with(char::is_uppercase), "{name}: {message}");
     }
 
@@ -113,7 +124,11 @@ fn the_engine_answers_every_request_and_survives_bad_input() {
     let p = report.prediction.class_probabilities.as_array();
     assert!((p.iter().sum::<f32>() - 1.0).abs() < 1e-4, "{p:?}");
     assert_eq!(first.analysis.ranked_boxes.len(), 256 * 5);
-    let masks = first.analysis.masks.as_ref().expect("the placeholder segments");
+    let masks = first
+        .analysis
+        .masks
+        .as_ref()
+        .expect("the placeholder segments");
     let (w, h) = first.image.dimensions();
     assert_eq!(masks.ggo.len(), (w * h) as usize);
     assert_eq!(report.image_size, [w as usize, h as usize]);
@@ -131,7 +146,17 @@ fn the_engine_answers_every_request_and_survives_bad_input() {
         other => panic!("bad weights: {other:?}"),
     }
     let again = expect_slice(analyse(&mut engine, "slice.png", png.clone()));
-    assert_eq!(fingerprint(&first), fingerprint(&again), "same image, same answer");
+    assert_eq!(
+        fingerprint(&first),
+        fingerprint(&again),
+        "same image, same answer"
+    );
+
+    // An empty file says so.
+    match block_on(engine.handle(Request::LoadWeights(vec![("empty.pth".into(), Vec::new())]))) {
+        Reply::WeightsRefused(message) => assert!(message.contains("empty"), "{message}"),
+        other => panic!("empty weights: {other:?}"),
+    }
 
     // A segmentation checkpoint alone cannot classify.
     let segmentation = safetensors(ModelKind::Segmentation, 7);
@@ -182,7 +207,10 @@ fn requests_and_replies_survive_the_wire_form() {
     let requests = [
         Request::UsePlaceholder,
         Request::WarmUp,
-        Request::LoadWeights(vec![("a.pth".into(), vec![1, 2, 3]), ("b.pth".into(), vec![])]),
+        Request::LoadWeights(vec![
+            ("a.pth".into(), vec![1, 2, 3]),
+            ("b.pth".into(), vec![]),
+        ]),
         Request::Analyse {
             name: "x, \"quoted\".png".into(),
             bytes: vec![9; 17],

@@ -156,6 +156,61 @@ fn non_checkpoints_are_recognised() {
 }
 
 #[test]
+fn a_complete_zip_with_a_damaged_pickle_is_corrupt_not_truncated() {
+    // A stored (uncompressed) zip entry `a/data.pkl` holding 7 bytes that are no pickle.
+    let name = b"a/data.pkl";
+    let data = b"garbage";
+    let crc = crc32(data);
+    let mut zip = Vec::new();
+    let local = |zip: &mut Vec<u8>| {
+        zip.extend([0x50, 0x4b, 0x03, 0x04, 20, 0, 0, 0, 0, 0, 0, 0, 0, 0]);
+        zip.extend(crc.to_le_bytes());
+        zip.extend((data.len() as u32).to_le_bytes());
+        zip.extend((data.len() as u32).to_le_bytes());
+        zip.extend((name.len() as u16).to_le_bytes());
+        zip.extend([0, 0]);
+        zip.extend(name);
+    };
+    local(&mut zip);
+    zip.extend(data);
+    let directory_start = zip.len() as u32;
+    zip.extend([0x50, 0x4b, 0x01, 0x02, 20, 0, 20, 0, 0, 0, 0, 0, 0, 0, 0, 0]);
+    zip.extend(crc.to_le_bytes());
+    zip.extend((data.len() as u32).to_le_bytes());
+    zip.extend((data.len() as u32).to_le_bytes());
+    zip.extend((name.len() as u16).to_le_bytes());
+    zip.extend([0; 12]);
+    zip.extend(0u32.to_le_bytes());
+    zip.extend(name);
+    let directory_len = zip.len() as u32 - directory_start;
+    zip.extend([0x50, 0x4b, 0x05, 0x06, 0, 0, 0, 0, 1, 0, 1, 0]);
+    zip.extend(directory_len.to_le_bytes());
+    zip.extend(directory_start.to_le_bytes());
+    zip.extend([0, 0]);
+
+    match read_checkpoint(&zip) {
+        Err(ImportError::Corrupt(message)) => assert!(message.contains("data.pkl"), "{message}"),
+        other => panic!("expected Corrupt, got {:?}", other.map(|c| c.format)),
+    }
+}
+
+/// CRC-32 (IEEE), bit by bit.
+fn crc32(data: &[u8]) -> u32 {
+    let mut crc = !0u32;
+    for &byte in data {
+        crc ^= byte as u32;
+        for _ in 0..8 {
+            crc = if crc & 1 != 0 {
+                (crc >> 1) ^ 0xEDB8_8320
+            } else {
+                crc >> 1
+            };
+        }
+    }
+    !crc
+}
+
+#[test]
 fn missing_weights_and_unsupported_dtypes_are_named() {
     let result = read_checkpoint(&fixture("legacy_no_weights.pth"));
     assert!(matches!(result, Err(ImportError::NoWeights)));

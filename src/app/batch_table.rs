@@ -130,8 +130,7 @@ fn BatchRow(row: Row) -> impl IntoView {
                 Some(w) if w.starts_with("running") => "waiting for the model's warm-up…",
                 _ => "analysing…",
             };
-            view! { <td colspan="5" class="status" data-testid="row-status">{text}</td> }
-                .into_any()
+            view! { <td colspan="5" class="status" data-testid="row-status">{text}</td> }.into_any()
         }
         _ => view! { <td colspan="5" class="status" data-testid="row-status">"queued"</td> }
             .into_any(),

@@ -193,10 +193,13 @@ impl EngineClient {
         }
         self.spawn_worker();
         events(ClientEvent::Restarted {
-            reason: format!("switching to the {} backend", match choice {
-                BackendChoice::Auto => "WebGPU (when available)",
-                BackendChoice::Cpu => "CPU",
-            }),
+            reason: format!(
+                "switching to the {} backend",
+                match choice {
+                    BackendChoice::Auto => "WebGPU (when available)",
+                    BackendChoice::Cpu => "CPU",
+                }
+            ),
         });
     }
 

@@ -25,19 +25,32 @@ pub fn Diagnostics() -> impl IntoView {
         };
         state.rows.with(|rows| describe(&backend, &model, rows))
     };
-    // The other backend than the one asked for.
-    let switch_to = move || match state.backend_choice.get() {
-        BackendChoice::Auto => BackendChoice::Cpu,
-        BackendChoice::Cpu => BackendChoice::Auto,
+    // On WebGPU the button offers the CPU; on the CPU it offers WebGPU, unless WebGPU was
+    // already asked for and is not available (the diagnostics say why).
+    let on_gpu = move || state.backend.get().starts_with("WebGPU");
+    let switch_to = move || {
+        if on_gpu() {
+            BackendChoice::Cpu
+        } else {
+            BackendChoice::Auto
+        }
     };
-    let switch_label = move || match switch_to() {
-        BackendChoice::Cpu => "Use the CPU backend",
-        BackendChoice::Auto => "Use WebGPU when available",
+    let unavailable = move || !on_gpu() && state.backend_choice.get() == BackendChoice::Auto;
+    let switch_label = move || {
+        if on_gpu() {
+            "Use the CPU backend"
+        } else if unavailable() {
+            "WebGPU is not available in this browser"
+        } else {
+            "Use WebGPU when available"
+        }
     };
     let switch = move |_| {
+        // Decided before the indicator changes (it decides `switch_to`).
+        let target = switch_to();
         if let Ok(engine) = state.engine() {
             state.backend.set("restarting…".into());
-            engine.switch_backend(switch_to());
+            engine.switch_backend(target);
         }
     };
 
@@ -74,11 +87,18 @@ pub fn Diagnostics() -> impl IntoView {
                 <span aria-live="polite">{move || copied.get()}</span>
             </div>
             <div class="row-of-controls">
-                <button type="button" data-testid="backend-switch" on:click=switch>
+                <button
+                    type="button"
+                    data-testid="backend-switch"
+                    prop:disabled=unavailable
+                    on:click=switch
+                >
                     {switch_label}
                 </button>
                 <span class="hint">
-                    "Restarts the engine and reloads the model; the choice is remembered."
+                    "Restarts the engine and reloads the model; slices being analysed start \
+                     again. The choice is remembered (?backend=cpu or ?backend=auto in the \
+                     page's address overrides it)."
                 </span>
             </div>
         </section>
@@ -126,8 +146,14 @@ fn describe(backend: &Backend, model: &str, rows: &[Row]) -> String {
         Some((row, result)) => {
             let t = &result.analysis.report.timings_ms;
             lines.push(format!(
-                "last slice: {} ({:.0} ms in all, shared detector pass: {})",
-                row.name, result.total_ms, result.analysis.report.shared_detector_pass
+                "last slice: {} ({:.0} ms in all; {})",
+                row.name,
+                result.total_ms,
+                if result.analysis.report.shared_detector_pass {
+                    "one detector pass served both models"
+                } else {
+                    "each model ran its own detector pass"
+                }
             ));
             lines.push(format!(
                 "  decode {:.0} ms, preprocess {:.0} ms, backbone+FPN {:.0} ms, RPN {:.0} ms",

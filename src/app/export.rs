@@ -1,10 +1,11 @@
-//! Exporting the batch as CSV or JSON, saved through Blob URLs: nothing leaves the machine.
+//! Exporting the batch as CSV or JSON, in the table's order, saved through Blob URLs: nothing
+//! leaves the machine.
 
 use leptos::prelude::*;
 
 use super::browser::save_file;
 use super::state::AppState;
-use crate::batch::{to_csv, to_json};
+use crate::batch::{Row, sort_rows, to_csv, to_json};
 
 /// The two export buttons.
 #[component]
@@ -12,6 +13,13 @@ pub fn ExportPanel() -> impl IntoView {
     let state = expect_context::<AppState>();
     let message = RwSignal::new(None::<String>);
     let empty = move || state.rows.with(Vec::is_empty);
+    // The rows in the table's current order.
+    let sorted = move || -> Vec<Row> {
+        let (column, ascending) = state.sort.get_untracked();
+        let mut rows = state.rows.get_untracked();
+        sort_rows(&mut rows, column, ascending);
+        rows
+    };
     let export = move |text: String, mime: &str, name: &str| {
         message.set(save_file(text.as_bytes(), mime, name).err());
     };
@@ -25,7 +33,7 @@ pub fn ExportPanel() -> impl IntoView {
                     data-testid="export-csv"
                     prop:disabled=empty
                     on:click=move |_| {
-                        export(state.rows.with(|r| to_csv(r)), "text/csv", "ct-mask-net-batch.csv")
+                        export(to_csv(&sorted()), "text/csv", "ct-mask-net-batch.csv")
                     }
                 >
                     "Export CSV"
@@ -36,7 +44,7 @@ pub fn ExportPanel() -> impl IntoView {
                     prop:disabled=empty
                     on:click=move |_| {
                         export(
-                            state.rows.with(|r| to_json(r)),
+                            to_json(&sorted()),
                             "application/json",
                             "ct-mask-net-batch.json",
                         )

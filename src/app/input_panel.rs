@@ -64,17 +64,26 @@ fn Progress() -> impl IntoView {
                 .iter()
                 .filter(|r| matches!(r.status, RowStatus::Done | RowStatus::Failed(_)))
                 .count();
-            (finished, rows.len())
+            let failed = rows
+                .iter()
+                .filter(|r| matches!(r.status, RowStatus::Failed(_)))
+                .count();
+            (finished, rows.len(), failed)
         })
     };
     let text = move || {
-        let (finished, total) = counts();
+        let (finished, total, failed) = counts();
+        let failed = match failed {
+            0 => String::new(),
+            1 => " (1 could not be analysed)".to_string(),
+            n => format!(" ({n} could not be analysed)"),
+        };
         if total == 0 {
             "No slices yet.".to_string()
         } else if state.running.get() {
-            format!("Analysing: {finished} of {total} done")
+            format!("Analysing: {finished} of {total} done{failed}")
         } else {
-            format!("{finished} of {total} done")
+            format!("{finished} of {total} done{failed}")
         }
     };
 

@@ -24,7 +24,7 @@ pub fn enqueue(state: AppState, files: Vec<web_sys::File>) {
                 weights: None,
             })
         });
-        state.queue.update_value(|q| q.push_back((id, file)));
+        state.queue.update_value(|q| q.push_back((id, file, 0)));
     }
     if !state.running.get_untracked() {
         state.running.set(true);
@@ -33,7 +33,8 @@ pub fn enqueue(state: AppState, files: Vec<web_sys::File>) {
 }
 
 async fn work_through(state: AppState) {
-    while let Some((id, file)) = state.queue.try_update_value(|q| q.pop_front()).flatten() {
+    while let Some((id, file, attempts)) = state.queue.try_update_value(|q| q.pop_front()).flatten()
+    {
         // Wait until a model is active (the placeholder is built at start-up).
         let label = wait_for_model(state).await;
         state.update_row(id, |row| row.status = RowStatus::Running);
@@ -52,7 +53,23 @@ async fn work_through(state: AppState) {
                     state.selected.set(Some(id));
                 }
             }
-            Err(message) => state.update_row(id, |row| row.status = RowStatus::Failed(message)),
+            // The engine stopped or was restarted (backend switch, crash) while on this
+            // file: try it once more on the new engine, first in line.
+            Err(Failure::Engine(_)) if attempts == 0 => {
+                state.update_row(id, |row| row.status = RowStatus::Queued);
+                state
+                    .queue
+                    .update_value(|q| q.push_front((id, file, attempts + 1)));
+            }
+            Err(Failure::Engine(message)) => state.update_row(id, |row| {
+                row.status = RowStatus::Failed(format!(
+                    "{message}, twice while on this file (it may need more memory than this \
+                     device has)"
+                ))
+            }),
+            Err(Failure::File(message)) => {
+                state.update_row(id, |row| row.status = RowStatus::Failed(message))
+            }
         }
     }
     state.running.set(false);
@@ -68,17 +85,34 @@ async fn wait_for_model(state: AppState) -> String {
     }
 }
 
-/// Reads one file and has the engine analyse it. Errors are plain-words messages for its row.
-async fn analyse_file(state: AppState, file: &web_sys::File) -> Result<SliceResult, String> {
-    let bytes = read_bytes(file).await.map_err(|e| capitalise(&e))?;
+/// Why a file has no result; both in plain words for its row.
+enum Failure {
+    /// The file itself (unreadable, not an image, too small, ...).
+    File(String),
+    /// The engine stopped before answering (restart, crash).
+    Engine(String),
+}
+
+/// Reads one file and has the engine analyse it.
+async fn analyse_file(state: AppState, file: &web_sys::File) -> Result<SliceResult, Failure> {
+    let bytes = read_bytes(file)
+        .await
+        .map_err(|e| Failure::File(capitalise(&e)))?;
     let request = Request::Analyse {
         name: file.name(),
         bytes,
     };
-    match state.engine()?.request(request).await.map_err(|e| capitalise(&e))? {
+    let engine = state.engine().map_err(Failure::Engine)?;
+    match engine
+        .request(request)
+        .await
+        .map_err(|e| Failure::Engine(capitalise(&e)))?
+    {
         Reply::Analysed(result) => Ok(*result),
-        Reply::AnalysisFailed(message) => Err(message),
-        other => Err(format!("Unexpected answer from the engine: {other:?}")),
+        Reply::AnalysisFailed(message) => Err(Failure::File(message)),
+        other => Err(Failure::File(format!(
+            "Unexpected answer from the engine: {other:?}"
+        ))),
     }
 }
 

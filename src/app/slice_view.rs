@@ -4,7 +4,7 @@ use leptos::prelude::*;
 
 use super::browser::save_file;
 use super::overlay::{Look, css_colour, encode_png, overlay_image, paint};
-use super::state::{AppState, class_label};
+use super::state::{AppState, RowStatus, class_label};
 use crate::imaging::{CONSOLIDATION_COLOUR, GGO_COLOUR};
 
 /// The selected slice with its lesion overlay.
@@ -46,7 +46,21 @@ pub fn SliceView() -> impl IntoView {
     });
 
     let caption = move || match state.selected_result() {
-        None => "Select an analysed row to see its slice.".to_string(),
+        // A selected row without a result: say why.
+        None => state
+            .selected
+            .get()
+            .and_then(|id| {
+                state.rows.with(|rows| {
+                    rows.iter().find(|r| r.id == id).map(|r| match &r.status {
+                        RowStatus::Failed(message) => {
+                            format!("{}: could not be analysed. {message}", r.name)
+                        }
+                        _ => format!("{}: not analysed yet.", r.name),
+                    })
+                })
+            })
+            .unwrap_or_else(|| "Select an analysed row to see its slice.".to_string()),
         Some((name, result)) => {
             let report = &result.analysis.report;
             let lesions = match &report.detections {

@@ -59,8 +59,9 @@ pub struct AppState {
     pub model_files: StoredValue<Vec<Vec<web_sys::File>>, LocalStorage>,
     /// The batch, in order of arrival.
     pub rows: RwSignal<Vec<Row>>,
-    /// Files waiting to be analysed, with their row ids.
-    pub queue: StoredValue<VecDeque<(usize, web_sys::File)>, LocalStorage>,
+    /// Files waiting to be analysed, with their row ids and how often the engine stopped
+    /// while on them.
+    pub queue: StoredValue<VecDeque<(usize, web_sys::File, u8)>, LocalStorage>,
     /// Whether the queue is being worked through.
     pub running: RwSignal<bool>,
     /// Next row id.
@@ -133,4 +134,3 @@ impl Default for AppState {
         Self::new()
     }
 }
-

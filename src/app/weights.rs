@@ -26,9 +26,9 @@ pub fn start(state: AppState) {
             Vec::new()
         });
         if !saved.is_empty() {
-            state
-                .model
-                .set(ModelStatus::Busy("Loading the weights saved in this browser…".into()));
+            state.model.set(ModelStatus::Busy(
+                "Loading the weights saved in this browser…".into(),
+            ));
             match replay(state, &saved).await {
                 Ok(()) => {
                     state.model_files.set_value(saved);
@@ -97,9 +97,9 @@ pub fn load_user_weights(state: AppState, files: Vec<web_sys::File>) {
     }
     let previous = state.model.get_untracked();
     state.weights_error.set(None);
-    state
-        .model
-        .set(ModelStatus::Busy("Reading and converting your weights…".into()));
+    state.model.set(ModelStatus::Busy(
+        "Reading and converting your weights…".into(),
+    ));
     leptos::task::spawn_local(async move {
         match load(state, &files).await {
             Ok(()) => {
@@ -140,9 +140,9 @@ async fn load(state: AppState, files: &[web_sys::File]) -> Result<(), String> {
 /// placeholder, or the user's checkpoint files in the order they were loaded).
 pub fn restore_model(state: AppState, reason: String) {
     let loads = state.model_files.get_value();
-    state.model.set(ModelStatus::Busy(format!(
-        "Reloading the model: {reason}…"
-    )));
+    state
+        .model
+        .set(ModelStatus::Busy(format!("Reloading the model: {reason}…")));
     leptos::task::spawn_local(async move {
         if loads.is_empty() {
             match placeholder(state).await {

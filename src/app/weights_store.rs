@@ -30,7 +30,9 @@ async fn open() -> Result<Cache, String> {
     let caches = web_sys::window()
         .ok_or("no window")?
         .caches()
-        .map_err(js_error("this browser keeps no offline storage for the page"))?;
+        .map_err(js_error(
+            "this browser keeps no offline storage for the page",
+        ))?;
     let cache = JsFuture::from(caches.open(CACHE_NAME))
         .await
         .map_err(js_error("the browser's storage could not be opened"))?;
@@ -53,7 +55,9 @@ pub async fn save(loads: &[Vec<File>]) -> Result<(), String> {
                 .map_err(js_error("a file could not be stored"))?;
             JsFuture::from(cache.put_with_str(&file_key(i, j), &response))
                 .await
-                .map_err(js_error("the browser refused to store the weights (storage full?)"))?;
+                .map_err(js_error(
+                    "the browser refused to store the weights (storage full?)",
+                ))?;
             load.push(file.name());
         }
         names.push(load);
@@ -64,7 +68,9 @@ pub async fn save(loads: &[Vec<File>]) -> Result<(), String> {
     // Written last: a half-written store has no manifest and reads as empty.
     JsFuture::from(cache.put_with_str(MANIFEST, &response))
         .await
-        .map_err(js_error("the browser refused to store the weights (storage full?)"))?;
+        .map_err(js_error(
+            "the browser refused to store the weights (storage full?)",
+        ))?;
     Ok(())
 }
 
@@ -122,7 +128,9 @@ pub async fn clear() -> Result<(), String> {
     let caches = web_sys::window()
         .ok_or("no window")?
         .caches()
-        .map_err(js_error("this browser keeps no offline storage for the page"))?;
+        .map_err(js_error(
+            "this browser keeps no offline storage for the page",
+        ))?;
     JsFuture::from(caches.delete(CACHE_NAME))
         .await
         .map_err(js_error("the saved weights could not be removed"))?;

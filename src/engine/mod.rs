@@ -139,7 +139,11 @@ fn warm_up_slice() -> RgbImage {
     RgbImage::from_fn(512, 512, |x, y| {
         let (dx, dy) = (x as f32 - 256.0, y as f32 - 256.0);
         let r = (dx * dx + dy * dy).sqrt();
-        let ring = if (200.0..230.0).contains(&r) { 200.0 } else { 30.0 };
+        let ring = if (200.0..230.0).contains(&r) {
+            200.0
+        } else {
+            30.0
+        };
         let blob = 120.0 * ((dx / 40.0).sin() * (dy / 55.0).cos()).max(0.0);
         let v = (ring + blob).min(255.0) as u8;
         image::Rgb([v, v, v])

@@ -93,6 +93,9 @@ pub fn user_model(
     let mut weights = current.clone();
     let mut seen = Vec::new();
     for (name, bytes) in files {
+        if bytes.is_empty() {
+            return Err(format!("{name}: the file is empty (0 bytes)"));
+        }
         let checkpoint = read_checkpoint(&bytes).map_err(|e| format!("{name}: {e}"))?;
         drop(bytes);
         let kind = ModelKind::detect(&checkpoint.weights).map_err(|e| format!("{name}: {e}"))?;
@@ -114,9 +117,11 @@ pub fn user_model(
     }
 
     let Some(classifier) = &weights.classifier else {
-        return Err("a segmentation checkpoint alone cannot classify slices: also load the \
+        return Err(
+            "a segmentation checkpoint alone cannot classify slices: also load the \
                     classification checkpoint (classification_model.pth)"
-            .into());
+                .into(),
+        );
     };
     let analyzer = Analyzer::new(
         &classifier.weights,

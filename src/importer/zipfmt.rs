@@ -52,7 +52,13 @@ pub(crate) fn read(bytes: &[u8]) -> Result<Assembled, ImportError> {
         .get(&pickle_name)
         .ok_or(ImportError::NotACheckpoint)?;
     let data_pkl = read_entry(bytes, data_pkl)?;
-    let (object, _) = pickle::load(data_pkl, 0, &mut torch::persistent_storage)?;
+    // The archive itself is complete (its directory was read), so a pickle that stops early
+    // is damaged, not cut short.
+    let (object, _) =
+        pickle::load(data_pkl, 0, &mut torch::persistent_storage).map_err(|e| match e {
+            ImportError::Truncated => ImportError::corrupt("its data.pkl record is damaged"),
+            other => other,
+        })?;
 
     let mut lookup = |storage: &StorageRef| {
         let name = format!("{prefix}data/{}", storage.key);

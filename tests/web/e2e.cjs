@@ -319,6 +319,9 @@ async function checkpointsPhase(page, workDir, slice) {
   check(['normal', 'common pneumonia', 'COVID-19'].includes(cells[2]) && Math.abs(sum - 1) < 0.01 &&
     /^\d/.test(cells[4]), `slice with the ResNet-50 pair: ${cells.slice(1).join(' | ')}`);
   console.log(`  per-slice time (CPU backend, ResNet-50 pair): ${cells[6]} (wall ${((Date.now() - t) / 1000).toFixed(1)} s)`);
+  // Show that slice (the newest row) in the screenshot.
+  await page.$$eval('[data-testid="batch-row"]', (trs) => trs.reduce((a, b) =>
+    (Number(a.cells[0].textContent) > Number(b.cells[0].textContent) ? a : b)).click());
   await page.screenshot({ path: SCREENSHOT.replace(/\.png$/, '-checkpoints.png'), fullPage: true });
 
   // The pair is kept in the browser: a reload starts with it.
@@ -537,6 +540,29 @@ async function main() {
     await dropped.locator('[data-testid="row-error"]').waitFor({ timeout: 60_000 });
     check((await page.locator('[data-testid="batch-row"]').count()) === rowsBefore + 1 &&
       /empty/.test(await dropped.textContent()), 'a dropped file is queued and analysed');
+
+    // Switching the backend while a slice is being analysed restarts the engine: the slice
+    // starts again on the new one instead of failing. (This browser has no WebGPU adapter, so
+    // "WebGPU when available" restarts on the CPU, and the button then says WebGPU is not
+    // available.)
+    const beforeSwitch = await page.locator('[data-testid="batch-row"]').count();
+    await page.setInputFiles('[data-testid="file-input"]', good[good.length - 1]);
+    await page.waitForFunction((n) => {
+      const rows = document.querySelectorAll('[data-testid="batch-row"]');
+      return rows.length > n && [...rows].some((r) => r.dataset.status === 'running');
+    }, beforeSwitch, { timeout: 60_000 });
+    await page.click('[data-testid="backend-switch"]');
+    await waitForBatch(page, beforeSwitch + 1);
+    const switched = await page.$$eval('[data-testid="batch-row"]', (trs) => {
+      const tr = trs.reduce((a, b) => (Number(a.cells[0].textContent) > Number(b.cells[0].textContent) ? a : b));
+      return { status: tr.dataset.status, text: tr.textContent };
+    });
+    check(switched.status === 'done',
+      `a slice interrupted by a backend switch is analysed again (${switched.status}: ${switched.text.slice(0, 80)})`);
+    await page.waitForSelector('[data-testid="weights-status"][data-state="placeholder"]', { timeout: MODEL_TIMEOUT_MS });
+    const button = await page.textContent('[data-testid="backend-switch"]');
+    check(/not available/.test(button) && await page.isDisabled('[data-testid="backend-switch"]'),
+      `without an adapter the switch says so: "${button}"`);
 
     await page.screenshot({ path: SCREENSHOT, fullPage: true });
     console.log(`screenshot: ${SCREENSHOT}`);
