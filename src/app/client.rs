@@ -127,6 +127,25 @@ struct Inner {
     events: Events,
 }
 
+impl Inner {
+    /// Stops the worker. Returns whether it had said hello, and the senders of the requests it
+    /// was sent, which die with it; requests still waiting for a hello stay in the backlog, with
+    /// their senders, for the next engine.
+    fn stop_engine(&mut self) -> (bool, VecDeque<Pending>) {
+        if let Transport::Worker { worker, .. } = &self.transport {
+            worker.terminate();
+        }
+        self.transport = Transport::None;
+        let started = std::mem::take(&mut self.ready);
+        let sent = if started {
+            std::mem::take(&mut self.pending)
+        } else {
+            VecDeque::new()
+        };
+        (started, sent)
+    }
+}
+
 /// Handle to the engine; cheap to clone.
 #[derive(Clone)]
 pub struct EngineClient {
@@ -180,13 +199,9 @@ impl EngineClient {
         let (events, failed) = {
             let mut inner = self.inner.borrow_mut();
             inner.choice = choice;
-            if let Transport::Worker { worker, .. } = &inner.transport {
-                worker.terminate();
-            }
-            inner.transport = Transport::None;
-            inner.ready = false;
+            let (_, sent) = inner.stop_engine();
             inner.on_gpu = false;
-            (inner.events.clone(), std::mem::take(&mut inner.pending))
+            (inner.events.clone(), sent)
         };
         for sender in failed {
             let _ = sender.send(Err("the engine was restarted on another backend".into()));
@@ -291,19 +306,7 @@ impl EngineClient {
     fn on_worker_error(&self, message: String) {
         let (started, events, failed, gpu_failed) = {
             let mut inner = self.inner.borrow_mut();
-            if let Transport::Worker { worker, .. } = &inner.transport {
-                worker.terminate();
-            }
-            inner.transport = Transport::None;
-            let started = inner.ready;
-            inner.ready = false;
-            // Requests already sent die with the worker; those still waiting for the hello
-            // go to the next engine.
-            let sent = if started {
-                std::mem::take(&mut inner.pending)
-            } else {
-                VecDeque::new()
-            };
+            let (started, sent) = inner.stop_engine();
             if started {
                 inner.restarts += 1;
             }

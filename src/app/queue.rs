@@ -8,7 +8,7 @@ use leptos::prelude::*;
 
 use super::browser::read_bytes;
 use super::state::{AppState, ModelStatus, Row, RowStatus, SliceResult};
-use crate::engine::{Reply, Request};
+use crate::engine::{Reply, Request, capitalise};
 
 /// Adds files to the batch and starts working through the queue if it is idle.
 pub fn enqueue(state: AppState, files: Vec<web_sys::File>) {
@@ -113,13 +113,5 @@ async fn analyse_file(state: AppState, file: &web_sys::File) -> Result<SliceResu
         other => Err(Failure::File(format!(
             "Unexpected answer from the engine: {other:?}"
         ))),
-    }
-}
-
-fn capitalise(text: &str) -> String {
-    let mut chars = text.chars();
-    match chars.next() {
-        Some(first) => first.to_uppercase().chain(chars).collect(),
-        None => String::new(),
     }
 }

@@ -45,12 +45,8 @@ pub fn start(state: AppState) {
                 }
             }
         }
-        match placeholder(state).await {
-            Ok(()) => warm_up(state).await,
-            Err(message) => {
-                log::error!("placeholder model: {message}");
-                state.model.set(ModelStatus::Failed(message));
-            }
+        if placeholder_or_fail(state).await {
+            warm_up(state).await;
         }
     });
 }
@@ -65,17 +61,24 @@ pub fn use_placeholder(state: AppState) {
             log::warn!("saved weights: {message}");
         }
         state.weights_saved.set(None);
-        match placeholder(state).await {
-            Ok(()) => {
-                state.weights_error.set(None);
-                warm_up(state).await;
-            }
-            Err(message) => {
-                log::error!("placeholder model: {message}");
-                state.model.set(ModelStatus::Failed(message));
-            }
+        if placeholder_or_fail(state).await {
+            state.weights_error.set(None);
+            warm_up(state).await;
         }
     });
+}
+
+/// Activates the placeholder; if even that fails, the page says there is no model. Returns
+/// whether it is active.
+async fn placeholder_or_fail(state: AppState) -> bool {
+    match placeholder(state).await {
+        Ok(()) => true,
+        Err(message) => {
+            log::error!("placeholder model: {message}");
+            state.model.set(ModelStatus::Failed(message));
+            false
+        }
+    }
 }
 
 async fn placeholder(state: AppState) -> Result<(), String> {
@@ -144,24 +147,18 @@ pub fn restore_model(state: AppState, reason: String) {
         .model
         .set(ModelStatus::Busy(format!("Reloading the model: {reason}…")));
     leptos::task::spawn_local(async move {
-        if loads.is_empty() {
-            match placeholder(state).await {
-                Ok(()) => warm_up(state).await,
-                Err(message) => state.model.set(ModelStatus::Failed(message)),
+        if !loads.is_empty() {
+            match replay(state, &loads).await {
+                Ok(()) => return warm_up(state).await,
+                // The files may have been moved or deleted since: fall back to the placeholder.
+                Err(message) => state.weights_error.set(Some(format!(
+                    "your weights could not be reloaded after a restart ({message})"
+                ))),
             }
-            return;
         }
-        if let Err(message) = replay(state, &loads).await {
-            // The files may have been moved or deleted since: fall back to the placeholder.
-            state.weights_error.set(Some(format!(
-                "your weights could not be reloaded after a restart ({message})"
-            )));
-            if let Err(message) = placeholder(state).await {
-                state.model.set(ModelStatus::Failed(message));
-            }
-            return;
+        if placeholder_or_fail(state).await {
+            warm_up(state).await;
         }
-        warm_up(state).await;
     });
 }
 

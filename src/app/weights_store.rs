@@ -26,14 +26,18 @@ fn js_error(what: &str) -> impl Fn(JsValue) -> String + '_ {
     }
 }
 
-async fn open() -> Result<Cache, String> {
-    let caches = web_sys::window()
+/// The page's Cache Storage.
+fn caches() -> Result<web_sys::CacheStorage, String> {
+    web_sys::window()
         .ok_or("no window")?
         .caches()
         .map_err(js_error(
             "this browser keeps no offline storage for the page",
-        ))?;
-    let cache = JsFuture::from(caches.open(CACHE_NAME))
+        ))
+}
+
+async fn open() -> Result<Cache, String> {
+    let cache = JsFuture::from(caches()?.open(CACHE_NAME))
         .await
         .map_err(js_error("the browser's storage could not be opened"))?;
     Ok(cache.unchecked_into())
@@ -125,13 +129,7 @@ async fn fetch(cache: &Cache, key: &str) -> Result<Option<Response>, String> {
 
 /// Forgets the stored weights.
 pub async fn clear() -> Result<(), String> {
-    let caches = web_sys::window()
-        .ok_or("no window")?
-        .caches()
-        .map_err(js_error(
-            "this browser keeps no offline storage for the page",
-        ))?;
-    JsFuture::from(caches.delete(CACHE_NAME))
+    JsFuture::from(caches()?.delete(CACHE_NAME))
         .await
         .map_err(js_error("the saved weights could not be removed"))?;
     Ok(())

@@ -150,7 +150,8 @@ fn warm_up_slice() -> RgbImage {
     })
 }
 
-fn capitalise(text: &str) -> String {
+/// `text` with its first letter in upper case (messages start a sentence in the page).
+pub fn capitalise(text: &str) -> String {
     let mut chars = text.chars();
     match chars.next() {
         Some(first) => first.to_uppercase().chain(chars).collect(),

@@ -191,7 +191,7 @@ let BASE_URL;
  * Playwright's default `--disable-gpu`): the engine must pick WebGPU, pass its self-test and
  * analyse `slice` like the CPU did (`cpuRow`); then the page switches itself to the CPU and
  * remembers it across a reload. */
-async function webgpuPhase(requests, origin, slice, cpuRow) {
+async function webgpuPhase(origin, slice, cpuRow) {
   console.log('WebGPU (software adapter in headless chromium):');
   const browser = await chromium.launch({
     executablePath: CHROMIUM,
@@ -575,7 +575,7 @@ async function main() {
 
     if (process.env.WEB_TEST_WEBGPU !== '0') {
       const cpuRow = rows.find((r) => r.name === path.basename(fixture));
-      await webgpuPhase(requests, origin, fixture, cpuRow);
+      await webgpuPhase(origin, fixture, cpuRow);
     } else {
       console.log('WebGPU: SKIPPED (WEB_TEST_WEBGPU=0)');
     }
