@@ -21,6 +21,8 @@ pub mod classifier;
 pub mod config;
 pub mod engine;
 pub mod error;
+pub mod evaluation;
+pub mod finetune;
 pub mod fpn;
 pub mod imaging;
 pub mod importer;
@@ -31,6 +33,8 @@ pub mod pipeline;
 mod readback;
 pub mod roi_heads;
 pub mod rpn;
+#[cfg(not(target_arch = "wasm32"))]
+pub mod training;
 pub mod transform;
 pub mod weights;
 

@@ -263,3 +263,130 @@ fn requests_and_replies_survive_the_wire_form() {
     };
     assert!(Request::decode(missing).unwrap_err().contains("one buffer"));
 }
+
+/// Fine-tuning through the engine: start, epochs, apply; the returned file re-imports to the
+/// same classifier (paired again with the placeholder's lesions), and bad requests fail with
+/// a message.
+#[test]
+fn the_engine_fine_tunes_s_and_hands_back_a_file_that_reloads() {
+    use ct_mask_net::engine::{FINE_TUNED_FILE, FineTuneSettings, FineTuneSetup};
+
+    let mut e = engine();
+    assert!(matches!(
+        block_on(e.handle(Request::FineTuneEpoch)),
+        Reply::FineTuneFailed(_)
+    ));
+    assert!(matches!(
+        block_on(e.handle(Request::UsePlaceholder)),
+        Reply::ModelReady(_)
+    ));
+
+    // S inputs of two real analyses, labelled, plus perturbed copies.
+    let slice = expect_slice(analyse(&mut e, "a.png", fixture_slice()));
+    let base = slice.analysis.ranked_boxes.clone();
+    assert_eq!(base.len(), 1280);
+    let mut features = Vec::new();
+    let mut labels = Vec::new();
+    for i in 0..9u8 {
+        features.extend(
+            base.iter()
+                .enumerate()
+                .map(|(k, v)| v + if k % 5 == (i % 3) as usize { 0.3 } else { 0.0 }),
+        );
+        labels.push(i % 3);
+    }
+    let validation: Vec<bool> = (0..9).map(|i| i >= 6).collect();
+    let settings = FineTuneSettings {
+        learning_rate: 1e-4,
+        ..FineTuneSettings::default()
+    };
+    let setup = FineTuneSetup {
+        features: features.clone(),
+        labels: labels.clone(),
+        validation: validation.clone(),
+        settings: settings.clone(),
+    };
+
+    // Inconsistent sets are refused.
+    for bad in [
+        FineTuneSetup {
+            labels: vec![],
+            features: vec![],
+            validation: vec![],
+            ..setup.clone()
+        },
+        FineTuneSetup {
+            validation: vec![true; 9],
+            ..setup.clone()
+        },
+        FineTuneSetup {
+            labels: vec![3; 9],
+            ..setup.clone()
+        },
+        FineTuneSetup {
+            features: features[..100].to_vec(),
+            ..setup.clone()
+        },
+    ] {
+        match block_on(e.handle(Request::FineTuneStart(bad))) {
+            Reply::FineTuneFailed(message) => assert!(!message.is_empty()),
+            other => panic!("expected a refusal, got {other:?}"),
+        }
+    }
+
+    let report = match block_on(e.handle(Request::FineTuneStart(setup))) {
+        Reply::FineTuneProgress(r) => r,
+        other => panic!("{other:?}"),
+    };
+    assert_eq!((report.epoch, report.train_loss), (0, None));
+    assert_eq!(report.confusion.as_ref().unwrap().total(), 3);
+    let mut losses = Vec::new();
+    for epoch in 1..=4 {
+        match block_on(e.handle(Request::FineTuneEpoch)) {
+            Reply::FineTuneProgress(r) => {
+                assert_eq!(r.epoch, epoch);
+                assert!(r.best_epoch <= epoch);
+                losses.push(r.train_loss.unwrap());
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+    assert!(losses[3] < losses[0], "{losses:?}");
+
+    let (info, file, bytes) = match block_on(e.handle(Request::FineTuneApply)) {
+        Reply::FineTuned { info, file, bytes } => (info, file, bytes),
+        other => panic!("{other:?}"),
+    };
+    assert_eq!(file, FINE_TUNED_FILE);
+    assert!(info.label.contains(FINE_TUNED_FILE) && info.lesions && !info.placeholder);
+    let tuned = expect_slice(analyse(&mut e, "a.png", fixture_slice()));
+
+    // A fresh engine given the file gives the same answer, lesions included.
+    let mut fresh = engine();
+    match block_on(fresh.handle(Request::LoadWeights(vec![(file, bytes)]))) {
+        Reply::ModelReady(reloaded) => assert_eq!(reloaded, info),
+        other => panic!("{other:?}"),
+    }
+    let again = expect_slice(analyse(&mut fresh, "a.png", fixture_slice()));
+    assert_eq!(fingerprint(&again), fingerprint(&tuned));
+    assert_ne!(
+        tuned.analysis.report.prediction.s_logits,
+        slice.analysis.report.prediction.s_logits
+    );
+
+    // The messages survive the wire form.
+    let request = Request::FineTuneStart(FineTuneSetup {
+        features: features[..1280].to_vec(),
+        labels: vec![2],
+        validation: vec![false],
+        settings,
+    });
+    assert_eq!(Request::decode(request.clone().encode()).unwrap(), request);
+    for r in [Request::FineTuneEpoch, Request::FineTuneApply] {
+        assert_eq!(Request::decode(r.clone().encode()).unwrap(), r);
+    }
+    match Reply::decode(Reply::FineTuneProgress(report.clone()).encode()).unwrap() {
+        Reply::FineTuneProgress(back) => assert_eq!(back, report),
+        other => panic!("{other:?}"),
+    }
+}

@@ -127,7 +127,7 @@ pub fn envelope_from_js(message: &JsValue) -> Result<Envelope, String> {
         .and_then(|h| h.as_string())
         .ok_or("malformed engine message: no header")?;
     let buffers = field("buffers")
-        .filter(|b| Array::is_array(b))
+        .filter(Array::is_array)
         .map(|b| {
             Array::from(&b)
                 .iter()

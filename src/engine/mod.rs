@@ -3,19 +3,25 @@
 //! analysed) or, where no worker can start, in the page itself; both go through the same
 //! [`Engine::handle`]. It is plain Rust with no browser dependency, so it is tested natively.
 
+pub mod finetune;
 mod models;
 pub mod protocol;
 
 use image::RgbImage;
 use web_time::Instant;
 
+pub use finetune::{EpochReport, FineTuneSettings, FineTuneSetup, PAIRED_SEGMENTER_KEY};
 pub use models::{PLACEHOLDER_NOTE, PLACEHOLDER_SEED};
 pub use protocol::{Envelope, ModelInfo, Reply, Request};
 
 use crate::analysis::{Analyzer, SliceAnalysis};
 use crate::backend::ComputeDevice;
 use crate::imaging::decode_slice;
-use models::UserWeights;
+use finetune::Session;
+use models::{ActiveWeights, UserCheckpoint, UserWeights};
+
+/// File name of a fine-tuned classifier the engine hands back.
+pub const FINE_TUNED_FILE: &str = "fine-tuned-classifier.safetensors";
 
 /// One analysed slice: the decoded pixels, the model's answer, and the time it took.
 #[derive(Debug, Clone)]
@@ -35,6 +41,8 @@ pub struct Engine {
     detail: String,
     analyzer: Option<Analyzer>,
     user: UserWeights,
+    active: Option<ActiveWeights>,
+    finetune: Option<Session>,
 }
 
 impl Engine {
@@ -46,6 +54,8 @@ impl Engine {
             detail: String::new(),
             analyzer: None,
             user: UserWeights::default(),
+            active: None,
+            finetune: None,
         }
     }
 
@@ -67,24 +77,47 @@ impl Engine {
     pub async fn handle(&mut self, request: Request) -> Reply {
         match request {
             Request::UsePlaceholder => match models::placeholder(&self.compute.device) {
-                Ok(analyzer) => {
+                Ok((analyzer, active)) => {
                     self.analyzer = Some(analyzer);
+                    self.active = Some(active);
                     self.user = UserWeights::default();
+                    self.finetune = None;
                     Reply::ModelReady(models::placeholder_info())
                 }
                 Err(message) => Reply::ModelFailed(message),
             },
             Request::LoadWeights(files) => {
                 match models::user_model(&self.user, files, &self.compute.device) {
-                    Ok((analyzer, user)) => {
-                        let info = user.info();
+                    Ok((analyzer, user, active)) => {
+                        let info = user.info_with(active.placeholder_segmenter);
                         self.analyzer = Some(analyzer);
+                        self.active = Some(active);
                         self.user = user;
+                        self.finetune = None;
                         Reply::ModelReady(info)
                     }
                     Err(message) => Reply::WeightsRefused(message),
                 }
             }
+            Request::FineTuneStart(setup) => match self.start_fine_tune(setup).await {
+                Ok(report) => Reply::FineTuneProgress(report),
+                Err(message) => Reply::FineTuneFailed(message),
+            },
+            Request::FineTuneEpoch => match &mut self.finetune {
+                Some(session) => match session.epoch().await {
+                    Ok(report) => Reply::FineTuneProgress(report),
+                    Err(message) => Reply::FineTuneFailed(capitalise(&message)),
+                },
+                None => Reply::FineTuneFailed("No fine-tuning has been started".into()),
+            },
+            Request::FineTuneApply => match self.apply_fine_tune().await {
+                Ok((info, bytes)) => Reply::FineTuned {
+                    info,
+                    file: FINE_TUNED_FILE.into(),
+                    bytes,
+                },
+                Err(message) => Reply::FineTuneFailed(message),
+            },
             Request::WarmUp => match self.warm_up().await {
                 Ok(ms) => Reply::WarmedUp { ms },
                 Err(message) => Reply::AnalysisFailed(message),
@@ -97,6 +130,52 @@ impl Engine {
                 }
             },
         }
+    }
+
+    async fn start_fine_tune(&mut self, setup: FineTuneSetup) -> Result<EpochReport, String> {
+        let (Some(analyzer), Some(active)) = (&self.analyzer, &self.active) else {
+            return Err("No model is loaded yet".into());
+        };
+        let classifier = analyzer.classifier.config.classifier.clone();
+        let (session, report) =
+            Session::start(&active.classifier, &classifier, setup, &self.compute.device).await?;
+        self.finetune = Some(session);
+        Ok(report)
+    }
+
+    /// Makes the best epoch's S active; returns the model's description and the fine-tuned
+    /// classifier as a safetensors file (f32, so a reload gives the same logits).
+    async fn apply_fine_tune(&mut self) -> Result<(ModelInfo, Vec<u8>), String> {
+        let (Some(session), Some(active)) = (&self.finetune, &self.active) else {
+            return Err("No fine-tuning has been started".into());
+        };
+        let merged = crate::finetune::with_new_s(&active.classifier, &session.best_s);
+        let mut metadata = std::collections::BTreeMap::new();
+        metadata.insert("format".to_string(), "ct-mask-net".to_string());
+        metadata.insert("model".to_string(), "classification".to_string());
+        metadata.insert("finetuned_mode".to_string(), "heads".to_string());
+        metadata.insert("best_epoch".to_string(), session.best_epoch().to_string());
+        metadata.insert("train_slices".to_string(), session.train_count.to_string());
+        if active.placeholder_segmenter {
+            metadata.insert(PAIRED_SEGMENTER_KEY.to_string(), "placeholder".to_string());
+        }
+        let bytes = crate::importer::write_safetensors(&merged, false, &metadata)
+            .map_err(|e| capitalise(&e.to_string()))?;
+        let merged = std::rc::Rc::new(merged);
+        let (analyzer, active) = models::build(
+            merged.clone(),
+            active.segmenter.clone(),
+            active.placeholder_segmenter,
+            &self.compute.device,
+        )?;
+        self.user.classifier = Some(UserCheckpoint {
+            file: FINE_TUNED_FILE.to_string(),
+            weights: merged,
+        });
+        let info = self.user.info_with(active.placeholder_segmenter);
+        self.analyzer = Some(analyzer);
+        self.active = Some(active);
+        Ok((info, bytes))
     }
 
     /// Runs the active model on a synthetic 512x512 slice and discards the answer.

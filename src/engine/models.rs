@@ -7,6 +7,7 @@ use std::rc::Rc;
 
 use burn::prelude::Device;
 
+use super::finetune::PAIRED_SEGMENTER_KEY;
 use super::protocol::ModelInfo;
 use crate::analysis::Analyzer;
 use crate::backbone::BackboneConfig;
@@ -41,6 +42,20 @@ pub struct UserWeights {
 }
 
 impl UserWeights {
+    /// How the page describes a model built from these checkpoints (`placeholder_lesions`:
+    /// the lesions come from the built-in placeholder).
+    pub fn info_with(&self, placeholder_lesions: bool) -> ModelInfo {
+        let mut info = self.info();
+        if placeholder_lesions && self.segmenter.is_none() {
+            info.label = info.label.replace(
+                " (no segmentation model: no lesions)",
+                " + placeholder lesions",
+            );
+            info.lesions = true;
+        }
+        info
+    }
+
     /// How the page describes a model built from these checkpoints.
     pub fn info(&self) -> ModelInfo {
         let names: Vec<&str> = [&self.classifier, &self.segmenter]
@@ -69,15 +84,62 @@ pub fn placeholder_info() -> ModelInfo {
     }
 }
 
-/// The placeholder: ResNet-18 detector, classifier and segmentation model, seeded.
-pub fn placeholder(device: &Device) -> Result<Analyzer, String> {
+/// The weights behind the active model, kept for fine-tuning and re-pairing.
+#[derive(Debug, Clone)]
+pub struct ActiveWeights {
+    /// The classifier's tensors.
+    pub classifier: Rc<StateDict>,
+    /// The segmentation model's tensors, if any.
+    pub segmenter: Option<Rc<StateDict>>,
+    /// Whether the segmentation model is the built-in placeholder.
+    pub placeholder_segmenter: bool,
+}
+
+/// The placeholder's segmentation weights.
+fn placeholder_segmenter(device: &Device) -> Result<StateDict, String> {
     let detector = DetectorConfig::new().with_backbone(BackboneConfig::new().with_depth(18));
-    let make = |kind| {
-        synthetic_weights(kind, &detector, PLACEHOLDER_SEED, device).map_err(|e| e.to_string())
+    synthetic_weights(ModelKind::Segmentation, &detector, PLACEHOLDER_SEED, device)
+        .map_err(|e| e.to_string())
+}
+
+/// The placeholder: ResNet-18 detector, classifier and segmentation model, seeded.
+pub fn placeholder(device: &Device) -> Result<(Analyzer, ActiveWeights), String> {
+    let detector = DetectorConfig::new().with_backbone(BackboneConfig::new().with_depth(18));
+    let classifier = synthetic_weights(
+        ModelKind::Classification,
+        &detector,
+        PLACEHOLDER_SEED,
+        device,
+    )
+    .map_err(|e| e.to_string())?;
+    let segmenter = placeholder_segmenter(device)?;
+    let analyzer =
+        Analyzer::new(&classifier, Some(&segmenter), device).map_err(|e| e.to_string())?;
+    let active = ActiveWeights {
+        classifier: Rc::new(classifier),
+        segmenter: Some(Rc::new(segmenter)),
+        placeholder_segmenter: true,
     };
-    let classifier = make(ModelKind::Classification)?;
-    let segmenter = make(ModelKind::Segmentation)?;
-    Analyzer::new(&classifier, Some(&segmenter), device).map_err(|e| e.to_string())
+    Ok((analyzer, active))
+}
+
+/// A model from a classifier and an optional segmenter, remembering what it was built from.
+pub fn build(
+    classifier: Rc<StateDict>,
+    segmenter: Option<Rc<StateDict>>,
+    placeholder_segmenter: bool,
+    device: &Device,
+) -> Result<(Analyzer, ActiveWeights), String> {
+    let analyzer = Analyzer::new(&classifier, segmenter.as_deref(), device)
+        .map_err(|e| format!("these weights do not fit the model: {e}"))?;
+    Ok((
+        analyzer,
+        ActiveWeights {
+            classifier,
+            segmenter,
+            placeholder_segmenter,
+        },
+    ))
 }
 
 /// A model from `files` (name, bytes) plus the user's checkpoints already active: a new file
@@ -86,12 +148,13 @@ pub fn user_model(
     current: &UserWeights,
     files: Vec<(String, Vec<u8>)>,
     device: &Device,
-) -> Result<(Analyzer, UserWeights), String> {
+) -> Result<(Analyzer, UserWeights, ActiveWeights), String> {
     if files.is_empty() {
         return Err("no file was chosen".into());
     }
     let mut weights = current.clone();
     let mut seen = Vec::new();
+    let mut pairs_with_placeholder = false;
     for (name, bytes) in files {
         if bytes.is_empty() {
             return Err(format!("{name}: the file is empty (0 bytes)"));
@@ -106,6 +169,12 @@ pub fn user_model(
             ));
         }
         seen.push(kind);
+        if kind == ModelKind::Classification {
+            pairs_with_placeholder = checkpoint
+                .metadata
+                .get(PAIRED_SEGMENTER_KEY)
+                .is_some_and(|v| v == "placeholder");
+        }
         let loaded = Some(UserCheckpoint {
             file: name,
             weights: Rc::new(checkpoint.weights),
@@ -123,11 +192,12 @@ pub fn user_model(
                 .into(),
         );
     };
-    let analyzer = Analyzer::new(
-        &classifier.weights,
-        weights.segmenter.as_ref().map(|s| s.weights.as_ref()),
-        device,
-    )
-    .map_err(|e| format!("these weights do not fit the model: {e}"))?;
-    Ok((analyzer, weights))
+    // A classifier fine-tuned over the placeholder comes back with the placeholder's lesions.
+    let (segmenter, placeholder) = match &weights.segmenter {
+        Some(s) => (Some(s.weights.clone()), false),
+        None if pairs_with_placeholder => (Some(Rc::new(placeholder_segmenter(device)?)), true),
+        None => (None, false),
+    };
+    let (analyzer, active) = build(classifier.weights.clone(), segmenter, placeholder, device)?;
+    Ok((analyzer, weights, active))
 }

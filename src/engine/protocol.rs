@@ -10,6 +10,7 @@ use image::RgbImage;
 use serde::{Deserialize, Serialize};
 
 use super::AnalysedSlice;
+use super::finetune::{EpochReport, FineTuneSettings, FineTuneSetup};
 use crate::analysis::{LesionMasks, SliceAnalysis, SliceReport};
 
 /// A message in wire form: JSON header and binary buffers.
@@ -55,6 +56,15 @@ pub enum Request {
         /// The file's bytes.
         bytes: Vec<u8>,
     },
+    /// Start fine-tuning S ("heads" mode) on a labelled set, from the active classifier.
+    /// Replies [`Reply::FineTuneProgress`] for epoch 0 or [`Reply::FineTuneFailed`].
+    FineTuneStart(FineTuneSetup),
+    /// One more epoch of the run started last. Replies [`Reply::FineTuneProgress`] or
+    /// [`Reply::FineTuneFailed`].
+    FineTuneEpoch,
+    /// Make the kept epoch's model active. Replies [`Reply::FineTuned`] or
+    /// [`Reply::FineTuneFailed`].
+    FineTuneApply,
 }
 
 /// What the engine answers.
@@ -83,6 +93,19 @@ pub enum Reply {
     Analysed(Box<AnalysedSlice>),
     /// The file could not be analysed; the message says why in plain words.
     AnalysisFailed(String),
+    /// Where fine-tuning stands after an epoch.
+    FineTuneProgress(EpochReport),
+    /// The fine-tuned model is active.
+    FineTuned {
+        /// How the page describes it.
+        info: ModelInfo,
+        /// A file name for it.
+        file: String,
+        /// The fine-tuned classifier, a safetensors checkpoint.
+        bytes: Vec<u8>,
+    },
+    /// Fine-tuning could not start or go on; the message says why in plain words.
+    FineTuneFailed(String),
 }
 
 /// Header of a [`Request`].
@@ -91,8 +114,19 @@ pub enum Reply {
 enum RequestHeader {
     UsePlaceholder,
     WarmUp,
-    LoadWeights { files: Vec<String> },
-    Analyse { name: String },
+    LoadWeights {
+        files: Vec<String>,
+    },
+    Analyse {
+        name: String,
+    },
+    FineTuneStart {
+        labels: Vec<u8>,
+        validation: Vec<bool>,
+        settings: FineTuneSettings,
+    },
+    FineTuneEpoch,
+    FineTuneApply,
 }
 
 /// Header of a [`Reply`]; `Analysed` carries its pixels, masks and S input as buffers.
@@ -125,6 +159,30 @@ enum ReplyHeader {
     AnalysisFailed {
         message: String,
     },
+    FineTuneProgress {
+        report: EpochReport,
+    },
+    FineTuned {
+        info: ModelInfo,
+        file: String,
+    },
+    FineTuneFailed {
+        message: String,
+    },
+}
+
+fn f32_bytes(values: &[f32]) -> Vec<u8> {
+    values.iter().flat_map(|v| v.to_le_bytes()).collect()
+}
+
+fn bytes_f32(bytes: &[u8]) -> Result<Vec<f32>, String> {
+    if !bytes.len().is_multiple_of(4) {
+        return Err(bad("float buffer size"));
+    }
+    Ok(bytes
+        .chunks_exact(4)
+        .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+        .collect())
 }
 
 /// Bit of a mask byte set for ground-glass opacity.
@@ -164,6 +222,22 @@ impl Request {
                 header: to_json(&RequestHeader::Analyse { name }),
                 buffers: vec![bytes],
             },
+            Self::FineTuneStart(setup) => Envelope {
+                header: to_json(&RequestHeader::FineTuneStart {
+                    labels: setup.labels,
+                    validation: setup.validation,
+                    settings: setup.settings,
+                }),
+                buffers: vec![f32_bytes(&setup.features)],
+            },
+            Self::FineTuneEpoch => Envelope {
+                header: to_json(&RequestHeader::FineTuneEpoch),
+                buffers: Vec::new(),
+            },
+            Self::FineTuneApply => Envelope {
+                header: to_json(&RequestHeader::FineTuneApply),
+                buffers: Vec::new(),
+            },
         }
     }
 
@@ -190,6 +264,23 @@ impl Request {
                     bytes: buffers.remove(0),
                 })
             }
+            RequestHeader::FineTuneStart {
+                labels,
+                validation,
+                settings,
+            } => {
+                if buffers.len() != 1 {
+                    return Err(bad("one buffer expected for the S inputs"));
+                }
+                Ok(Self::FineTuneStart(FineTuneSetup {
+                    features: bytes_f32(&buffers[0])?,
+                    labels,
+                    validation,
+                    settings,
+                }))
+            }
+            RequestHeader::FineTuneEpoch => Ok(Self::FineTuneEpoch),
+            RequestHeader::FineTuneApply => Ok(Self::FineTuneApply),
         }
     }
 }
@@ -209,6 +300,12 @@ impl Reply {
             Self::WeightsRefused(message) => plain(ReplyHeader::WeightsRefused { message }),
             Self::AnalysisFailed(message) => plain(ReplyHeader::AnalysisFailed { message }),
             Self::Analysed(slice) => encode_slice(*slice),
+            Self::FineTuneProgress(report) => plain(ReplyHeader::FineTuneProgress { report }),
+            Self::FineTuneFailed(message) => plain(ReplyHeader::FineTuneFailed { message }),
+            Self::FineTuned { info, file, bytes } => Envelope {
+                header: to_json(&ReplyHeader::FineTuned { info, file }),
+                buffers: vec![bytes],
+            },
         }
     }
 
@@ -223,6 +320,16 @@ impl Reply {
             ReplyHeader::ModelFailed { message } => Self::ModelFailed(message),
             ReplyHeader::WeightsRefused { message } => Self::WeightsRefused(message),
             ReplyHeader::AnalysisFailed { message } => Self::AnalysisFailed(message),
+            ReplyHeader::FineTuneProgress { report } => Self::FineTuneProgress(report),
+            ReplyHeader::FineTuneFailed { message } => Self::FineTuneFailed(message),
+            ReplyHeader::FineTuned { info, file } => {
+                let bytes = envelope
+                    .buffers
+                    .into_iter()
+                    .next()
+                    .ok_or_else(|| bad("one buffer expected for the fine-tuned weights"))?;
+                Self::FineTuned { info, file, bytes }
+            }
             ReplyHeader::Analysed {
                 report,
                 width,
@@ -253,14 +360,10 @@ fn encode_slice(slice: AnalysedSlice) -> Envelope {
         m.ggo
             .iter()
             .zip(&m.consolidation)
-            .map(|(&g, &c)| u8::from(g) * GGO_BIT | u8::from(c) * CONSOLIDATION_BIT)
+            .map(|(&g, &c)| (u8::from(g) * GGO_BIT) | (u8::from(c) * CONSOLIDATION_BIT))
             .collect::<Vec<u8>>()
     });
-    let ranked: Vec<u8> = analysis
-        .ranked_boxes
-        .iter()
-        .flat_map(|v| v.to_le_bytes())
-        .collect();
+    let ranked = f32_bytes(&analysis.ranked_boxes);
     let header = ReplyHeader::Analysed {
         report: Box::new(analysis.report),
         width,
@@ -301,13 +404,7 @@ fn decode_slice(
     } else {
         None
     };
-    if ranked.len() % 4 != 0 {
-        return Err(bad("ranked-box buffer size"));
-    }
-    let ranked_boxes = ranked
-        .chunks_exact(4)
-        .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
-        .collect();
+    let ranked_boxes = bytes_f32(&ranked)?;
     Ok(AnalysedSlice {
         image,
         analysis: SliceAnalysis {

@@ -19,5 +19,7 @@ pub use detector::{BoxBranchOutput, Detector, DetectorModules};
 pub use input::ModelInput;
 pub use loading::{ModelKind, infer_detector_config};
 pub use segmentation::{SegmentationModel, SegmentationResult};
-pub use synthetic::synthetic_weights;
+#[cfg(not(target_arch = "wasm32"))]
+pub(crate) use synthetic::name_seed;
+pub use synthetic::{SplitMix, synthetic_weights};
 pub use timing::StageTimings;

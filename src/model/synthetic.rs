@@ -12,22 +12,46 @@ use crate::importer::{RawTensor, StateDict};
 use crate::mask_head::MaskHead;
 use crate::weights::WeightLoader;
 
-/// SplitMix64: a small, well-mixed generator, seeded per tensor so values do not depend on the
-/// order tensors are visited in.
-struct SplitMix(u64);
+/// SplitMix64: a small, well-mixed, seeded generator (the same sequence on every platform).
+/// Synthetic weights seed one per tensor, so values do not depend on the order tensors are
+/// visited in; training uses one per run for sampling and augmentation.
+#[derive(Debug, Clone)]
+pub struct SplitMix(u64);
 
 impl SplitMix {
-    fn next_unit(&mut self) -> f32 {
+    /// A generator starting from `seed`.
+    pub fn new(seed: u64) -> Self {
+        Self(seed)
+    }
+
+    /// The next 64 random bits.
+    pub fn next_u64(&mut self) -> u64 {
         self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
         let mut z = self.0;
         z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
         z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^= z >> 31;
-        (z >> 40) as f32 / (1u64 << 24) as f32
+        z ^ (z >> 31)
+    }
+
+    /// Uniform in `[0, 1)` with 24 bits.
+    pub fn next_unit(&mut self) -> f32 {
+        (self.next_u64() >> 40) as f32 / (1u64 << 24) as f32
+    }
+
+    /// Uniform in `0..n` (`n > 0`).
+    pub fn below(&mut self, n: usize) -> usize {
+        ((self.next_u64() >> 11) as f64 / (1u64 << 53) as f64 * n as f64) as usize % n.max(1)
+    }
+
+    /// Standard normal (Box-Muller).
+    pub fn normal(&mut self) -> f32 {
+        let u1 = (self.next_unit() as f64).max(1e-12);
+        let u2 = self.next_unit() as f64;
+        ((-2.0 * u1.ln()).sqrt() * (std::f64::consts::TAU * u2).cos()) as f32
     }
 }
 
-fn name_seed(name: &str, seed: u64) -> u64 {
+pub(crate) fn name_seed(name: &str, seed: u64) -> u64 {
     name.bytes().fold(seed ^ 0xCBF2_9CE4_8422_2325, |h, b| {
         (h ^ b as u64).wrapping_mul(0x100_0000_01B3)
     })

@@ -63,7 +63,7 @@ async fn level_candidates(
         .iter()
         .zip(deltas.chunks_exact(4))
         .map(|(&index, d)| {
-            let anchor = anchors.anchor_at(index as usize, w, stride);
+            let anchor = anchors.anchor_at(index, w, stride);
             let decoded = coder.decode(&[d[0], d[1], d[2], d[3]], &anchor);
             clip(&decoded, image_size[0] as f32, image_size[1] as f32)
         })

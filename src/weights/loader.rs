@@ -7,7 +7,7 @@
 
 use std::cell::RefCell;
 
-use burn::module::Param;
+use burn::module::{Param, ParamId};
 use burn::nn::conv::{Conv2d, ConvTranspose2d};
 use burn::nn::{Linear, PaddingConfig2d};
 use burn::prelude::*;
@@ -23,6 +23,7 @@ pub struct WeightLoader<'a> {
     weights: &'a StateDict,
     device: Device,
     requested: RefCell<Vec<(String, Vec<usize>)>>,
+    params: RefCell<ParamNames>,
 }
 
 impl<'a> WeightLoader<'a> {
@@ -32,6 +33,7 @@ impl<'a> WeightLoader<'a> {
             weights,
             device: device.clone(),
             requested: RefCell::new(Vec::new()),
+            params: RefCell::new(ParamNames::default()),
         }
     }
 
@@ -62,15 +64,22 @@ impl<'a> WeightLoader<'a> {
         }
     }
 
+    /// Parameter `name` of `shape`, remembered by id so the trained module can be written back
+    /// under the same name ([`ParamNames`]).
+    fn param<const D: usize>(&self, name: &str, shape: [usize; D]) -> Param<Tensor<D>> {
+        let param = Param::from_tensor(self.tensor(name, shape));
+        self.params.borrow_mut().insert(param.id, name, false);
+        param
+    }
+
     /// A PyTorch `Linear(d_in, d_out)` stored as `weight [out, in]`, `bias [out]`.
     pub fn linear(&self, prefix: &str, d_in: usize, d_out: usize) -> Linear {
-        let weight = self
-            .tensor(&format!("{prefix}.weight"), [d_out, d_in])
-            .transpose();
-        let bias = self.tensor(&format!("{prefix}.bias"), [d_out]);
+        let name = format!("{prefix}.weight");
+        let weight = Param::from_tensor(self.tensor(&name, [d_out, d_in]).transpose());
+        self.params.borrow_mut().insert(weight.id, &name, true);
         Linear {
-            weight: Param::from_tensor(weight),
-            bias: Some(Param::from_tensor(bias)),
+            weight,
+            bias: Some(self.param(&format!("{prefix}.bias"), [d_out])),
         }
     }
 
@@ -83,11 +92,10 @@ impl<'a> WeightLoader<'a> {
             padding,
             bias,
         } = spec;
-        let weight = self.tensor(&format!("{prefix}.weight"), [c_out, c_in, kernel, kernel]);
-        let bias =
-            bias.then(|| Param::from_tensor(self.tensor(&format!("{prefix}.bias"), [c_out])));
+        let weight = self.param(&format!("{prefix}.weight"), [c_out, c_in, kernel, kernel]);
+        let bias = bias.then(|| self.param(&format!("{prefix}.bias"), [c_out]));
         Conv2d {
-            weight: Param::from_tensor(weight),
+            weight,
             bias,
             stride: [stride, stride],
             kernel_size: [kernel, kernel],
@@ -106,11 +114,11 @@ impl<'a> WeightLoader<'a> {
         stride: usize,
     ) -> ConvTranspose2d {
         let [c_in, c_out] = channels;
-        let weight = self.tensor(&format!("{prefix}.weight"), [c_in, c_out, kernel, kernel]);
-        let bias = self.tensor(&format!("{prefix}.bias"), [c_out]);
+        let weight = self.param(&format!("{prefix}.weight"), [c_in, c_out, kernel, kernel]);
+        let bias = self.param(&format!("{prefix}.bias"), [c_out]);
         ConvTranspose2d {
-            weight: Param::from_tensor(weight),
-            bias: Some(Param::from_tensor(bias)),
+            weight,
+            bias: Some(bias),
             stride: [stride, stride],
             kernel_size: [kernel, kernel],
             dilation: [1, 1],
@@ -124,13 +132,28 @@ impl<'a> WeightLoader<'a> {
     /// A batch-norm layer with frozen statistics (`weight`, `bias`, `running_mean`, `running_var`).
     pub fn batch_norm(&self, prefix: &str, channels: usize) -> FrozenBatchNorm2d {
         let get = |field: &str| self.tensor(&format!("{prefix}.{field}"), [channels]);
-        FrozenBatchNorm2d::new(
+        let bn = FrozenBatchNorm2d::new(
             get("weight"),
             get("bias"),
             get("running_mean"),
             get("running_var"),
             BN_EPS,
-        )
+        );
+        let mut params = self.params.borrow_mut();
+        for (param, field) in [
+            (&bn.weight, "weight"),
+            (&bn.bias, "bias"),
+            (&bn.running_mean, "running_mean"),
+            (&bn.running_var, "running_var"),
+        ] {
+            params.insert(param.id, &format!("{prefix}.{field}"), false);
+        }
+        bn
+    }
+
+    /// The canonical name of every parameter built so far.
+    pub fn param_names(&self) -> ParamNames {
+        self.params.borrow().clone()
     }
 
     /// The tensors requested so far with their shapes, in request order.
@@ -152,6 +175,51 @@ impl<'a> WeightLoader<'a> {
             .map(|(name, tensor)| (name.clone(), tensor.shape.clone()));
         expected.extend(ignored);
         self.weights.check_architecture(&expected)
+    }
+}
+
+/// The canonical (checkpoint) name of each parameter of modules built by a [`WeightLoader`],
+/// keyed by parameter id (ids survive training steps), so trained modules can be written back in
+/// the checkpoint's layout.
+#[derive(Debug, Clone, Default)]
+pub struct ParamNames {
+    by_id: std::collections::HashMap<ParamId, NamedParam>,
+}
+
+/// One parameter's checkpoint name and layout.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NamedParam {
+    /// Canonical name, e.g. `backbone.body.layer1.0.bn1.weight`.
+    pub name: String,
+    /// Stored transposed relative to the checkpoint (`Linear` weights: Burn `[in, out]`,
+    /// PyTorch `[out, in]`).
+    pub transposed: bool,
+}
+
+impl ParamNames {
+    fn insert(&mut self, id: ParamId, name: &str, transposed: bool) {
+        let name = name.to_string();
+        self.by_id.insert(id, NamedParam { name, transposed });
+    }
+
+    /// The name of parameter `id`, if a loader built it.
+    pub fn get(&self, id: &ParamId) -> Option<&NamedParam> {
+        self.by_id.get(id)
+    }
+
+    /// Number of named parameters.
+    pub fn len(&self) -> usize {
+        self.by_id.len()
+    }
+
+    /// Whether no parameter is named.
+    pub fn is_empty(&self) -> bool {
+        self.by_id.is_empty()
+    }
+
+    /// Adds every name of `other` (the parts of a model built by separate loaders).
+    pub fn extend(&mut self, other: ParamNames) {
+        self.by_id.extend(other.by_id);
     }
 }
 

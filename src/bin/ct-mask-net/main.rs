@@ -3,6 +3,9 @@
 //! - `predict`: class probabilities, lesions and overlays for CT slices (PNG/JPEG).
 //! - `convert`: an authors' `.pth` checkpoint to the project's safetensors format.
 //! - `bench`: per-stage timings of both models.
+//! - `train-segmentation`: trains the lesion segmentation model.
+//! - `evaluate-segmentation`: its box and mask AP on labelled slices.
+//! - `finetune`, `evaluate`: module S on labelled slices, with the paper's metrics.
 
 #![cfg_attr(target_arch = "wasm32", allow(unused))]
 
@@ -11,7 +14,13 @@ mod bench;
 #[cfg(not(target_arch = "wasm32"))]
 mod convert;
 #[cfg(not(target_arch = "wasm32"))]
+mod evaluate_segmentation;
+#[cfg(not(target_arch = "wasm32"))]
+mod finetune;
+#[cfg(not(target_arch = "wasm32"))]
 mod predict;
+#[cfg(not(target_arch = "wasm32"))]
+mod train_segmentation;
 #[cfg(not(target_arch = "wasm32"))]
 mod weights;
 
@@ -42,6 +51,14 @@ enum Command {
     Convert(convert::ConvertArgs),
     /// Time every stage of both models on one slice.
     Bench(bench::BenchArgs),
+    /// Train the lesion segmentation model on labelled slices (checkpoint after every epoch).
+    TrainSegmentation(train_segmentation::TrainSegmentationArgs),
+    /// Box and mask average precision of a segmentation model on labelled slices.
+    EvaluateSegmentation(evaluate_segmentation::EvaluateSegmentationArgs),
+    /// Fine-tune module S on labelled slices (writes the best epoch's classifier).
+    Finetune(finetune::FinetuneArgs),
+    /// Accuracy, per-class sensitivity and precision, and the confusion matrix of a classifier.
+    Evaluate(finetune::EvaluateArgs),
 }
 
 #[cfg(not(target_arch = "wasm32"))]
@@ -65,6 +82,10 @@ fn main() -> ExitCode {
         Command::Predict(args) => predict::run(args),
         Command::Convert(args) => convert::run(args),
         Command::Bench(args) => bench::run(args),
+        Command::TrainSegmentation(args) => train_segmentation::run(args),
+        Command::EvaluateSegmentation(args) => evaluate_segmentation::run(args),
+        Command::Finetune(args) => finetune::finetune(args),
+        Command::Evaluate(args) => finetune::evaluate(args),
     };
     match result {
         Ok(code) => code,
