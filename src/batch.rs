@@ -7,6 +7,8 @@ use std::sync::Arc;
 use serde_json::{Value, json};
 
 use crate::engine::AnalysedSlice;
+use crate::evaluation::{ConfusionMatrix, argmax};
+use crate::finetune::{class_from_name, stratified_split};
 
 /// Where a file of the batch stands.
 #[derive(Debug, Clone, PartialEq)]
@@ -34,6 +36,89 @@ pub struct Row {
     pub result: Option<Arc<AnalysedSlice>>,
     /// The weights that produced the result (results of different weights may share a batch).
     pub weights: Option<String>,
+    /// The slice's true class for fine-tuning and evaluation (0 normal, 1 pneumonia, 2
+    /// COVID-19): from the file name when it carries one, or set by the user.
+    pub label: Option<u8>,
+    /// The user's choice of split for this slice (`Some(true)`: validation), overriding the
+    /// seeded split.
+    pub split_override: Option<bool>,
+}
+
+impl Row {
+    /// A queued row for file `name`, labelled from the name when it carries a class
+    /// (`NCP_`, `CP_`, `Normal_`, ...).
+    pub fn new(id: usize, name: impl Into<String>) -> Self {
+        let name = name.into();
+        Self {
+            id,
+            label: class_from_name(&name).map(|c| c as u8),
+            name,
+            status: RowStatus::Queued,
+            result: None,
+            weights: None,
+            split_override: None,
+        }
+    }
+}
+
+/// Share of the labelled slices the seeded split holds out for validation.
+pub const VALIDATION_FRACTION: f64 = 0.2;
+
+/// A labelled slice's place in fine-tuning.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LabelledRow {
+    /// The row's id.
+    pub id: usize,
+    /// Its class.
+    pub label: u8,
+    /// Whether it is held out for validation.
+    pub validation: bool,
+}
+
+/// The labelled rows in order of arrival with their split: seeded and stratified by class
+/// ([`VALIDATION_FRACTION`] of each class), then the user's per-row choices.
+pub fn labelled_split(rows: &[Row], seed: u64) -> Vec<LabelledRow> {
+    let mut labelled: Vec<&Row> = rows.iter().filter(|r| r.label.is_some()).collect();
+    labelled.sort_by_key(|r| r.id);
+    let classes: Vec<usize> = labelled
+        .iter()
+        .map(|r| r.label.unwrap_or(0) as usize)
+        .collect();
+    let (_, validation) = stratified_split(&classes, None, VALIDATION_FRACTION, seed);
+    labelled
+        .iter()
+        .enumerate()
+        .map(|(i, r)| LabelledRow {
+            id: r.id,
+            label: r.label.unwrap_or(0),
+            validation: r.split_override.unwrap_or(validation.contains(&i)),
+        })
+        .collect()
+}
+
+/// The confusion matrix of the answers in `rows` against their labels, counting only rows
+/// analysed with `weights` (`validation_only`: only the validation split of `split`).
+pub fn label_confusion(
+    rows: &[Row],
+    split: &[LabelledRow],
+    weights: &str,
+    validation_only: bool,
+) -> ConfusionMatrix {
+    let mut m = ConfusionMatrix::default();
+    for l in split.iter().filter(|l| l.validation || !validation_only) {
+        let Some(row) = rows.iter().find(|r| r.id == l.id) else {
+            continue;
+        };
+        if let (Some(result), Some(w)) = (&row.result, &row.weights)
+            && w == weights
+        {
+            m.add(
+                l.label as usize,
+                argmax(&result.analysis.report.prediction.s_logits),
+            );
+        }
+    }
+    m
 }
 
 /// Sortable columns of the batch table.

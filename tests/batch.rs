@@ -36,16 +36,14 @@ fn done(id: usize, name: &str, logits: [f32; 3], ggo: Option<f32>, ms: f64) -> R
             total_ms: ms,
         })),
         weights: Some("placeholder".into()),
+        ..Row::new(id, name)
     }
 }
 
 fn failed(id: usize, name: &str, message: &str) -> Row {
     Row {
-        id,
-        name: name.into(),
         status: RowStatus::Failed(message.into()),
-        result: None,
-        weights: None,
+        ..Row::new(id, name)
     }
 }
 
@@ -55,13 +53,7 @@ fn batch() -> Vec<Row> {
         failed(1, "A.png", "The image file is empty"),
         done(2, "c.png", [3.0, 0.0, 0.0], Some(7.5), 300.0),
         done(3, "a, \"copy\".png", [0.0, 2.0, 1.0], None, 600.0),
-        Row {
-            id: 4,
-            name: "queued.png".into(),
-            status: RowStatus::Queued,
-            result: None,
-            weights: None,
-        },
+        Row::new(4, "queued.png"),
     ]
 }
 
@@ -147,4 +139,63 @@ fn the_json_export_has_one_record_per_row() {
     assert_eq!(records[1]["error"], "The image file is empty");
     assert!(records[3]["ggo_percent"].is_null());
     assert_eq!(records[4]["error"], "not analysed yet");
+}
+
+#[test]
+fn labels_come_from_names_and_the_split_is_stratified_seeded_and_overridable() {
+    use ct_mask_net::batch::{label_confusion, labelled_split};
+
+    let mut rows: Vec<Row> = (0..10)
+        .map(|i| {
+            let name = match i % 3 {
+                0 => format!("NCP_{i}.png"),
+                1 => format!("CP_{i}.png"),
+                _ => format!("Normal_{i}.png"),
+            };
+            done(i, &name, [0.0, 0.0, 1.0], None, 1.0)
+        })
+        .collect();
+    rows.push(done(10, "scan.png", [1.0, 0.0, 0.0], None, 1.0));
+    assert_eq!(rows[0].label, Some(2));
+    assert_eq!(rows[1].label, Some(1));
+    assert_eq!(rows[2].label, Some(0));
+    assert_eq!(rows[10].label, None);
+
+    let split = labelled_split(&rows, 4);
+    assert_eq!(split.len(), 10);
+    // One validation slice per class (20% of 3 or 4, at least one).
+    for class in 0..3u8 {
+        let val = split
+            .iter()
+            .filter(|l| l.label == class && l.validation)
+            .count();
+        assert_eq!(val, 1, "class {class}");
+    }
+    assert_eq!(labelled_split(&rows, 4), split);
+
+    // The user's choice wins.
+    let first_val = split.iter().find(|l| l.validation).unwrap().id;
+    rows[first_val].split_override = Some(false);
+    let changed = labelled_split(&rows, 4);
+    assert!(
+        !changed
+            .iter()
+            .find(|l| l.id == first_val)
+            .unwrap()
+            .validation
+    );
+
+    // Every analysed row predicts COVID-19: right on the NCP_ rows only.
+    let all = label_confusion(&rows, &changed, "placeholder", false);
+    assert_eq!(all.total(), 10);
+    assert_eq!(all.counts[2][2], 4);
+    assert_eq!(all.counts[0][2] + all.counts[1][2], 6);
+    assert_eq!(
+        label_confusion(&rows, &changed, "other weights", false).total(),
+        0
+    );
+    assert_eq!(
+        label_confusion(&rows, &changed, "placeholder", true).total(),
+        2
+    );
 }

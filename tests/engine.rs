@@ -374,6 +374,19 @@ fn the_engine_fine_tunes_s_and_hands_back_a_file_that_reloads() {
         slice.analysis.report.prediction.s_logits
     );
 
+    // The speed benchmark runs beside the user's session.
+    match block_on(e.handle(Request::FineTuneBenchmark { slices: 20 })) {
+        Reply::FineTuneTimed {
+            slices,
+            ms_per_epoch,
+        } => assert!(slices == 20 && ms_per_epoch > 0.0),
+        other => panic!("{other:?}"),
+    }
+    assert!(matches!(
+        block_on(e.handle(Request::FineTuneEpoch)),
+        Reply::FineTuneProgress(r) if r.epoch == 5
+    ));
+
     // The messages survive the wire form.
     let request = Request::FineTuneStart(FineTuneSetup {
         features: features[..1280].to_vec(),
@@ -382,7 +395,11 @@ fn the_engine_fine_tunes_s_and_hands_back_a_file_that_reloads() {
         settings,
     });
     assert_eq!(Request::decode(request.clone().encode()).unwrap(), request);
-    for r in [Request::FineTuneEpoch, Request::FineTuneApply] {
+    for r in [
+        Request::FineTuneEpoch,
+        Request::FineTuneApply,
+        Request::FineTuneBenchmark { slices: 300 },
+    ] {
         assert_eq!(Request::decode(r.clone().encode()).unwrap(), r);
     }
     match Reply::decode(Reply::FineTuneProgress(report.clone()).encode()).unwrap() {

@@ -3,10 +3,10 @@
 use leptos::prelude::*;
 
 use super::state::{AppState, Row, RowStatus, SortColumn, class_label};
-use crate::batch::sort_rows;
+use crate::batch::{labelled_split, sort_rows};
 
 /// Columns: heading and sort key (`None` for unsortable).
-const COLUMNS: [(&str, Option<SortColumn>); 7] = [
+const COLUMNS: [(&str, Option<SortColumn>); 9] = [
     ("#", Some(SortColumn::Arrival)),
     ("File", Some(SortColumn::File)),
     ("Class", Some(SortColumn::Class)),
@@ -14,7 +14,12 @@ const COLUMNS: [(&str, Option<SortColumn>); 7] = [
     ("GGO %", Some(SortColumn::Ggo)),
     ("Cons. %", Some(SortColumn::Consolidation)),
     ("Time", Some(SortColumn::Time)),
+    ("Label", None),
+    ("Split", None),
 ];
+
+/// The words of the label choices, by class index.
+const LABEL_WORDS: [&str; 3] = ["normal", "pneumonia", "COVID-19"];
 
 /// All files of the batch and their results.
 #[component]
@@ -23,8 +28,14 @@ pub fn BatchTable() -> impl IntoView {
     let sorted_rows = move || {
         let (column, ascending) = state.sort.get();
         let mut rows = state.rows.get();
+        let split = labelled_split(&rows, state.finetune.seed.get());
         sort_rows(&mut rows, column, ascending);
-        rows
+        rows.into_iter()
+            .map(|row| {
+                let validation = split.iter().find(|l| l.id == row.id).map(|l| l.validation);
+                (row, validation)
+            })
+            .collect::<Vec<_>>()
     };
 
     view! {
@@ -44,7 +55,7 @@ pub fn BatchTable() -> impl IntoView {
                         {move || {
                             sorted_rows()
                                 .into_iter()
-                                .map(|row| view! { <BatchRow row/> })
+                                .map(|(row, validation)| view! { <BatchRow row validation/> })
                                 .collect_view()
                         }}
                     </tbody>
@@ -78,6 +89,9 @@ fn SortHeader(title: &'static str, key: Option<SortColumn>) -> impl IntoView {
             });
         }
     };
+    if key.is_none() {
+        return view! { <th scope="col">{title}</th> }.into_any();
+    }
     view! {
         <th scope="col" aria-sort=aria_sort>
             <button type="button" class="sort" title=sort_hint(key) on:click=on_click>
@@ -85,11 +99,73 @@ fn SortHeader(title: &'static str, key: Option<SortColumn>) -> impl IntoView {
             </button>
         </th>
     }
+    .into_any()
+}
+
+/// The row's class for fine-tuning and evaluation.
+#[component]
+fn LabelCell(id: usize, label: Option<u8>) -> impl IntoView {
+    let state = expect_context::<AppState>();
+    let on_change = move |ev: leptos::ev::Event| {
+        let value = event_target_value(&ev)
+            .parse::<u8>()
+            .ok()
+            .filter(|c| *c < 3);
+        state.update_row(id, |row| row.label = value);
+    };
+    view! {
+        <td>
+            <select
+                data-testid="row-label"
+                aria-label="true class of this slice"
+                on:click=|ev| ev.stop_propagation()
+                on:change=on_change
+            >
+                <option value="" selected=label.is_none()>"–"</option>
+                {(0..3u8)
+                    .map(|c| {
+                        view! {
+                            <option value=c.to_string() selected=label == Some(c)>
+                                {LABEL_WORDS[c as usize]}
+                            </option>
+                        }
+                    })
+                    .collect_view()}
+            </select>
+        </td>
+    }
+}
+
+/// Whether a labelled row trains or validates; a click moves it to the other side.
+#[component]
+fn SplitCell(id: usize, validation: Option<bool>) -> impl IntoView {
+    let state = expect_context::<AppState>();
+    let Some(validation) = validation else {
+        return view! { <td></td> }.into_any();
+    };
+    let toggle = move |ev: leptos::ev::MouseEvent| {
+        ev.stop_propagation();
+        state.update_row(id, |row| row.split_override = Some(!validation));
+    };
+    view! {
+        <td>
+            <button
+                type="button"
+                class="split"
+                data-testid="row-split"
+                title="Click to move this slice to the other split"
+                on:click=toggle
+            >
+                {if validation { "validation" } else { "train" }}
+            </button>
+        </td>
+    }
+    .into_any()
 }
 
 /// One file's row.
 #[component]
-fn BatchRow(row: Row) -> impl IntoView {
+fn BatchRow(row: Row, validation: Option<bool>) -> impl IntoView {
     let state = expect_context::<AppState>();
     let id = row.id;
     let is_selected = move || state.selected.get() == Some(id);
@@ -156,6 +232,8 @@ fn BatchRow(row: Row) -> impl IntoView {
                 {row.name.clone()}
             </td>
             {cells}
+            <LabelCell id label=row.label/>
+            <SplitCell id validation/>
         </tr>
     }
 }

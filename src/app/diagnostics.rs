@@ -2,6 +2,8 @@
 
 use leptos::prelude::*;
 
+use crate::engine::{Reply, Request};
+
 use super::browser::copy_to_clipboard;
 use super::client::BackendChoice;
 use super::state::{AppState, ModelStatus, Row, RowStatus};
@@ -54,6 +56,33 @@ pub fn Diagnostics() -> impl IntoView {
         }
     };
 
+    let timing = RwSignal::new(None::<String>);
+    let time_fine_tuning = move |_| {
+        timing.set(Some("timing 3 epochs on 300 synthetic slices…".into()));
+        leptos::task::spawn_local(async move {
+            let reply = match state.engine() {
+                Ok(engine) => {
+                    engine
+                        .request(Request::FineTuneBenchmark { slices: 300 })
+                        .await
+                }
+                Err(e) => Err(e),
+            };
+            timing.set(Some(match reply {
+                Ok(Reply::FineTuneTimed {
+                    slices,
+                    ms_per_epoch,
+                }) => format!(
+                    "fine-tuning (heads mode), {slices} slices: {:.2} s per epoch on {}",
+                    ms_per_epoch / 1e3,
+                    state.backend.get_untracked()
+                ),
+                Ok(Reply::FineTuneFailed(message)) | Err(message) => format!("failed: {message}"),
+                Ok(other) => format!("unexpected answer from the engine: {other:?}"),
+            }));
+        });
+    };
+
     let copy = move |_| {
         let text = text();
         leptos::task::spawn_local(async move {
@@ -100,6 +129,12 @@ pub fn Diagnostics() -> impl IntoView {
                      again. The choice is remembered (?backend=cpu or ?backend=auto in the \
                      page's address overrides it)."
                 </span>
+            </div>
+            <div class="row-of-controls">
+                <button type="button" data-testid="time-finetune" on:click=time_fine_tuning>
+                    "Time fine-tuning on this device"
+                </button>
+                <span aria-live="polite" data-testid="finetune-timing">{move || timing.get()}</span>
             </div>
         </section>
     }

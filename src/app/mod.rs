@@ -10,6 +10,8 @@ mod browser;
 pub(crate) mod client;
 mod diagnostics;
 mod export;
+mod finetune;
+mod finetune_panel;
 mod header;
 mod input_panel;
 mod overlay;
@@ -29,6 +31,7 @@ use batch_table::BatchTable;
 use client::{ClientEvent, EngineClient};
 use diagnostics::Diagnostics;
 use export::ExportPanel;
+use finetune_panel::FineTunePanel;
 use header::Header;
 use input_panel::InputPanel;
 use slice_view::SliceView;
@@ -71,6 +74,7 @@ fn App() -> impl IntoView {
                 <InputPanel/>
                 <BatchTable/>
                 <ExportPanel/>
+                <FineTunePanel/>
             </div>
             <div class="column">
                 <SliceView/>

@@ -15,15 +15,9 @@ pub fn enqueue(state: AppState, files: Vec<web_sys::File>) {
     for file in files {
         let id = state.next_id.get_value();
         state.next_id.set_value(id + 1);
-        state.rows.update(|rows| {
-            rows.push(Row {
-                id,
-                name: file.name(),
-                status: RowStatus::Queued,
-                result: None,
-                weights: None,
-            })
-        });
+        state
+            .rows
+            .update(|rows| rows.push(Row::new(id, file.name())));
         state.queue.update_value(|q| q.push_back((id, file, 0)));
     }
     if !state.running.get_untracked() {

@@ -8,7 +8,7 @@ use leptos::prelude::*;
 
 use super::client::{BackendChoice, EngineClient};
 pub use crate::batch::{Row, RowStatus, SortColumn, class_label};
-pub use crate::engine::{AnalysedSlice as SliceResult, ModelInfo};
+pub use crate::engine::{AnalysedSlice as SliceResult, EpochReport, ModelInfo};
 
 /// Which model is active, as the page describes it.
 #[derive(Debug, Clone, PartialEq)]
@@ -32,6 +32,44 @@ pub struct OverlaySettings {
     pub show_consolidation: RwSignal<bool>,
     /// Boxes scoring below this are hidden.
     pub min_score: RwSignal<f32>,
+}
+
+/// Where fine-tuning stands.
+#[derive(Debug, Clone, PartialEq)]
+pub enum FineTuneStatus {
+    /// Not started (or the model changed since).
+    Idle,
+    /// Epochs are running.
+    Running,
+    /// Stopped by the user or finished; can go on.
+    Stopped,
+    /// The last request failed; the message says why.
+    Failed(String),
+}
+
+/// Fine-tuning's settings, progress and result.
+#[derive(Debug, Clone, Copy)]
+pub struct FineTuneState {
+    /// Seed of the train/validation split.
+    pub seed: RwSignal<u64>,
+    /// Epochs to reach.
+    pub epochs: RwSignal<usize>,
+    /// Adam learning rate.
+    pub learning_rate: RwSignal<f64>,
+    /// Slices per step.
+    pub batch_size: RwSignal<usize>,
+    /// Adam weight decay.
+    pub weight_decay: RwSignal<f64>,
+    /// Where it stands.
+    pub status: RwSignal<FineTuneStatus>,
+    /// One report per epoch done (epoch 0 first).
+    pub history: RwSignal<Vec<EpochReport>>,
+    /// Set by the Stop button; the loop stops after the current epoch.
+    pub stop: RwSignal<bool>,
+    /// The last fine-tuned model made active: file name and bytes (for export).
+    pub result: StoredValue<Option<(String, Vec<u8>)>, LocalStorage>,
+    /// Whether [`Self::result`] holds a model.
+    pub has_result: RwSignal<bool>,
 }
 
 /// The whole page's state; cheap to copy into every component and closure.
@@ -72,6 +110,8 @@ pub struct AppState {
     pub overlay: OverlaySettings,
     /// Sort column and whether ascending.
     pub sort: RwSignal<(SortColumn, bool)>,
+    /// Fine-tuning module S.
+    pub finetune: FineTuneState,
 }
 
 impl AppState {
@@ -99,6 +139,18 @@ impl AppState {
                 min_score: RwSignal::new(0.5),
             },
             sort: RwSignal::new((SortColumn::Arrival, true)),
+            finetune: FineTuneState {
+                seed: RwSignal::new(0),
+                epochs: RwSignal::new(50),
+                learning_rate: RwSignal::new(1e-5),
+                batch_size: RwSignal::new(8),
+                weight_decay: RwSignal::new(1e-3),
+                status: RwSignal::new(FineTuneStatus::Idle),
+                history: RwSignal::new(Vec::new()),
+                stop: RwSignal::new(false),
+                result: StoredValue::new_local(None),
+                has_result: RwSignal::new(false),
+            },
         }
     }
 
@@ -117,6 +169,14 @@ impl AppState {
         self.engine
             .get_value()
             .ok_or_else(|| "the engine has not started".to_string())
+    }
+
+    /// The active model's label, if one is active.
+    pub fn model_label(&self) -> Option<String> {
+        match self.model.get_untracked() {
+            ModelStatus::Ready(info) => Some(info.label),
+            _ => None,
+        }
     }
 
     /// Changes one row.

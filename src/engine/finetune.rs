@@ -216,3 +216,30 @@ impl Session {
         self.best.map_or(0, |b| b.0)
     }
 }
+
+/// Times heads-mode fine-tuning on this device: `slices` seeded random S inputs with the
+/// active classifier's S, `epochs` epochs with the paper's settings (a fifth held out for
+/// validation, as the page's split does). Returns the mean milliseconds per epoch (training
+/// and validation). The user's own fine-tuning run, if any, is left alone.
+pub async fn benchmark(
+    base: &StateDict,
+    classifier: &ClassifierConfig,
+    slices: usize,
+    epochs: usize,
+    device: &burn::prelude::Device,
+) -> Result<f64, String> {
+    let width = classifier.num_detections * classifier.values_per_detection;
+    let mut rng = crate::model::SplitMix::new(7);
+    let setup = FineTuneSetup {
+        features: (0..slices * width).map(|_| rng.next_unit() - 0.5).collect(),
+        labels: (0..slices).map(|i| (i % 3) as u8).collect(),
+        validation: (0..slices).map(|i| i % 5 == 4).collect(),
+        settings: FineTuneSettings::default(),
+    };
+    let (mut session, _) = Session::start(base, classifier, setup, device).await?;
+    let started = Instant::now();
+    for _ in 0..epochs.max(1) {
+        session.epoch().await?;
+    }
+    Ok(started.elapsed().as_secs_f64() * 1e3 / epochs.max(1) as f64)
+}

@@ -110,6 +110,13 @@ impl Engine {
                 },
                 None => Reply::FineTuneFailed("No fine-tuning has been started".into()),
             },
+            Request::FineTuneBenchmark { slices } => match self.time_fine_tune(slices).await {
+                Ok(ms_per_epoch) => Reply::FineTuneTimed {
+                    slices,
+                    ms_per_epoch,
+                },
+                Err(message) => Reply::FineTuneFailed(message),
+            },
             Request::FineTuneApply => match self.apply_fine_tune().await {
                 Ok((info, bytes)) => Reply::FineTuned {
                     info,
@@ -141,6 +148,21 @@ impl Engine {
             Session::start(&active.classifier, &classifier, setup, &self.compute.device).await?;
         self.finetune = Some(session);
         Ok(report)
+    }
+
+    async fn time_fine_tune(&self, slices: usize) -> Result<f64, String> {
+        let (Some(analyzer), Some(active)) = (&self.analyzer, &self.active) else {
+            return Err("No model is loaded yet".into());
+        };
+        let classifier = &analyzer.classifier.config.classifier;
+        finetune::benchmark(
+            &active.classifier,
+            classifier,
+            slices,
+            3,
+            &self.compute.device,
+        )
+        .await
     }
 
     /// Makes the best epoch's S active; returns the model's description and the fine-tuned

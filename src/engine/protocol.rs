@@ -65,6 +65,12 @@ pub enum Request {
     /// Make the kept epoch's model active. Replies [`Reply::FineTuned`] or
     /// [`Reply::FineTuneFailed`].
     FineTuneApply,
+    /// Time fine-tuning on `slices` synthetic slices for a few epochs. Replies
+    /// [`Reply::FineTuneTimed`] or [`Reply::FineTuneFailed`].
+    FineTuneBenchmark {
+        /// Slices in the synthetic set.
+        slices: usize,
+    },
 }
 
 /// What the engine answers.
@@ -106,6 +112,13 @@ pub enum Reply {
     },
     /// Fine-tuning could not start or go on; the message says why in plain words.
     FineTuneFailed(String),
+    /// Fine-tuning speed on this device.
+    FineTuneTimed {
+        /// Slices in the synthetic set.
+        slices: usize,
+        /// Mean milliseconds per epoch.
+        ms_per_epoch: f64,
+    },
 }
 
 /// Header of a [`Request`].
@@ -127,6 +140,9 @@ enum RequestHeader {
     },
     FineTuneEpoch,
     FineTuneApply,
+    FineTuneBenchmark {
+        slices: usize,
+    },
 }
 
 /// Header of a [`Reply`]; `Analysed` carries its pixels, masks and S input as buffers.
@@ -168,6 +184,10 @@ enum ReplyHeader {
     },
     FineTuneFailed {
         message: String,
+    },
+    FineTuneTimed {
+        slices: usize,
+        ms_per_epoch: f64,
     },
 }
 
@@ -238,6 +258,10 @@ impl Request {
                 header: to_json(&RequestHeader::FineTuneApply),
                 buffers: Vec::new(),
             },
+            Self::FineTuneBenchmark { slices } => Envelope {
+                header: to_json(&RequestHeader::FineTuneBenchmark { slices }),
+                buffers: Vec::new(),
+            },
         }
     }
 
@@ -281,6 +305,7 @@ impl Request {
             }
             RequestHeader::FineTuneEpoch => Ok(Self::FineTuneEpoch),
             RequestHeader::FineTuneApply => Ok(Self::FineTuneApply),
+            RequestHeader::FineTuneBenchmark { slices } => Ok(Self::FineTuneBenchmark { slices }),
         }
     }
 }
@@ -302,6 +327,13 @@ impl Reply {
             Self::Analysed(slice) => encode_slice(*slice),
             Self::FineTuneProgress(report) => plain(ReplyHeader::FineTuneProgress { report }),
             Self::FineTuneFailed(message) => plain(ReplyHeader::FineTuneFailed { message }),
+            Self::FineTuneTimed {
+                slices,
+                ms_per_epoch,
+            } => plain(ReplyHeader::FineTuneTimed {
+                slices,
+                ms_per_epoch,
+            }),
             Self::FineTuned { info, file, bytes } => Envelope {
                 header: to_json(&ReplyHeader::FineTuned { info, file }),
                 buffers: vec![bytes],
@@ -322,6 +354,13 @@ impl Reply {
             ReplyHeader::AnalysisFailed { message } => Self::AnalysisFailed(message),
             ReplyHeader::FineTuneProgress { report } => Self::FineTuneProgress(report),
             ReplyHeader::FineTuneFailed { message } => Self::FineTuneFailed(message),
+            ReplyHeader::FineTuneTimed {
+                slices,
+                ms_per_epoch,
+            } => Self::FineTuneTimed {
+                slices,
+                ms_per_epoch,
+            },
             ReplyHeader::FineTuned { info, file } => {
                 let bytes = envelope
                     .buffers

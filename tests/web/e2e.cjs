@@ -9,7 +9,8 @@
 // refused while the placeholder stays; and the page makes no request to another origin nor any
 // request carrying a body. The main run forces the CPU backend (`?backend=cpu`); a second
 // browser with WebGPU enabled (a software adapter, no GPU needed) runs a slice on WebGPU when
-// it offers an adapter, then switches to the CPU from the page.
+// it offers an adapter, then switches to the CPU from the page. Fine-tuning: labelled slices,
+// a few epochs of module S, the kept model active, exported and still active after a reload.
 
 'use strict';
 
@@ -345,6 +346,108 @@ async function checkpointsPhase(page, workDir, slice) {
   check(true, 'after "Back to the placeholder" and a reload the placeholder is active');
 }
 
+/** Slices for fine-tuning, two per class, labelled by their names: real COVID-CT-MD slices
+ * when ../shared/data is present, else copies of the synthetic fixture under labelled names. */
+function labelledSlices(dir, fixture) {
+  const folder = path.join(SHARED, 'data', 'covid_ct_md_3class', 'png');
+  const out = [];
+  for (const [prefix, fallback] of [['COVID-19_P001_', 'NCP_'], ['CAP_cap001_', 'CP_'], ['Normal_normal001_', 'Normal_']]) {
+    const real = fs.existsSync(folder)
+      ? fs.readdirSync(folder).filter((f) => f.startsWith(prefix)).sort().slice(4, 6)
+      : [];
+    if (real.length === 2) {
+      out.push(...real.map((f) => path.join(folder, f)));
+    } else {
+      for (const k of [1, 2]) {
+        const copy = path.join(dir, `${fallback}${k}.png`);
+        fs.copyFileSync(fixture, copy);
+        out.push(copy);
+      }
+    }
+  }
+  return out;
+}
+
+/** Labels from names, a few epochs of heads fine-tuning, the metrics, the kept model made
+ * active, exported, still active after a reload; back to the placeholder. */
+async function finetunePhase(page, workDir, fixture) {
+  console.log('fine-tuning module S in the page:');
+  const status = '[data-testid="weights-status"]';
+  const files = labelledSlices(workDir, fixture);
+  const before = await page.locator('[data-testid="batch-row"]').count();
+  await page.setInputFiles('[data-testid="file-input"]', files);
+  await waitForBatch(page, before + files.length);
+  const labels = await page.$$eval('[data-testid="batch-row"]', (trs) => trs.map((tr) => [
+    tr.cells[1].textContent, tr.querySelector('[data-testid="row-label"]').value]));
+  const expected = { 'COVID-19': '2', NCP: '2', CAP: '1', CP: '1', Normal: '0' };
+  const named = labels.filter(([name]) => files.some((f) => path.basename(f) === name));
+  check(named.length === files.length &&
+    named.every(([name, value]) => expected[name.split('_')[0]] === value),
+  `rows are labelled from their names (${named.map(([n, v]) => `${n}=${v}`).join(', ')})`);
+  const splits = await page.$$eval('[data-testid="row-split"]', (b) => b.map((x) => x.textContent));
+  check(splits.includes('validation') && splits.includes('train'),
+    `a seeded split is shown (${splits.filter((s) => s === 'validation').length} of ${splits.length} for validation)`);
+
+  await page.fill('[data-testid="ft-epochs"]', '3');
+  await page.press('[data-testid="ft-epochs"]', 'Tab');
+  await page.fill('[data-testid="ft-lr"]', '0.0001');
+  await page.press('[data-testid="ft-lr"]', 'Tab');
+  const t = Date.now();
+  await page.click('[data-testid="ft-start"]');
+  await page.waitForFunction(() => /Epoch 3 of 3/.test(
+    document.querySelector('[data-testid="ft-progress-text"]')?.textContent || ''), null, { timeout: 120_000 });
+  await page.waitForFunction(() => !document.querySelector('[data-testid="ft-apply"]').disabled, null, { timeout: 30_000 });
+  const progress = await page.textContent('[data-testid="ft-progress-text"]');
+  console.log(`  3 epochs in ${((Date.now() - t) / 1000).toFixed(1)} s: ${progress}`);
+  check(/kept: epoch \d/.test(progress) && /s per epoch/.test(progress), `progress: "${progress}"`);
+  check(await page.isVisible('[data-testid="loss-curves"]'), 'loss curves are drawn');
+  const accuracy = await page.textContent('[data-testid="metrics"] [data-testid="metrics-accuracy"]');
+  check(/%$/.test(accuracy), `validation metrics of the kept epoch (accuracy ${accuracy})`);
+
+  await page.click('[data-testid="evaluate-labelled"]');
+  const evaluated = await page.locator('[data-testid="metrics"]').last().textContent();
+  check(/on \d+ slices/.test(evaluated), `the active model evaluated on the labelled slices (${evaluated.slice(0, 90)})`);
+
+  // The speed figure of the issue: heads mode on 300 cached slices, this browser's CPU backend.
+  await page.click('[data-testid="time-finetune"]');
+  await page.waitForFunction(() => /per epoch|failed/.test(
+    document.querySelector('[data-testid="finetune-timing"]').textContent), null, { timeout: 300_000 });
+  const timing = await page.textContent('[data-testid="finetune-timing"]');
+  console.log(`  ${timing}`);
+  check(/300 slices: [\d.]+ s per epoch/.test(timing), `fine-tuning speed measured: "${timing}"`);
+
+  await page.click('[data-testid="ft-apply"]');
+  await page.waitForFunction(() => /fine-tuned-classifier\.safetensors/.test(
+    document.querySelector('[data-testid="weights-status"]').textContent), null, { timeout: MODEL_TIMEOUT_MS });
+  let text = await page.textContent(status);
+  check(/placeholder lesions/.test(text), `the fine-tuned model is active: "${text}"`);
+  await page.waitForSelector('[data-testid="weights-saved"][data-state="saved"]', { timeout: 60_000 });
+  check(true, 'the fine-tuned model is saved in the browser');
+
+  const [download] = await Promise.all([
+    page.waitForEvent('download', { timeout: 60_000 }),
+    page.click('[data-testid="ft-export"]'),
+  ]);
+  const exported = fs.readFileSync(await download.path());
+  const headerLength = Number(exported.readBigUInt64LE(0));
+  const header = JSON.parse(exported.subarray(8, 8 + headerLength).toString());
+  check(download.suggestedFilename() === 'fine-tuned-classifier.safetensors' &&
+    header['s2new.fc_scores.weight'] && header.__metadata__?.finetuned_mode === 'heads',
+  `exported ${download.suggestedFilename()} (${(exported.length / 1e6).toFixed(1)} MB, safetensors with S)`);
+
+  await page.reload();
+  await page.waitForFunction(() => {
+    const el = document.querySelector('[data-testid="weights-status"]');
+    return el && el.dataset.state === 'ready' && /fine-tuned-classifier/.test(el.textContent);
+  }, null, { timeout: MODEL_TIMEOUT_MS });
+  text = await page.textContent(status);
+  check(/placeholder lesions/.test(text), `after a reload the fine-tuned model is still active: "${text}"`);
+
+  await page.click('[data-testid="use-placeholder"]');
+  await page.waitForSelector(`${status}[data-state="placeholder"]`, { timeout: MODEL_TIMEOUT_MS });
+  check(true, 'reset: back to the placeholder');
+}
+
 async function main() {
   const server = await startServer();
   BASE_URL = server.url;
@@ -566,6 +669,12 @@ async function main() {
 
     await page.screenshot({ path: SCREENSHOT, fullPage: true });
     console.log(`screenshot: ${SCREENSHOT}`);
+
+    if (process.env.WEB_TEST_FINETUNE !== '0') {
+      await finetunePhase(page, workDir, fixture);
+    } else {
+      console.log('fine-tuning: SKIPPED (WEB_TEST_FINETUNE=0)');
+    }
 
     if (TEST_CHECKPOINTS && fs.existsSync(ORACLE_CHECKPOINTS)) {
       await checkpointsPhase(page, workDir, good[1] || fixture);
