@@ -287,11 +287,12 @@ fn heads_bn(
         let train_loss = if epoch == 0 {
             None
         } else {
+            let epoch_started = Instant::now();
             let loss = pollster::block_on(trainer.epoch(train.len(), &train_y, train_input))
                 .map_err(|e| e.to_string())?;
             eprintln!(
-                "heads+BN: {:.2} s per image step",
-                started.elapsed().as_secs_f64() / (epoch * train.len()) as f64
+                "heads+BN: {:.2} s per image step (forward and backward through the detector)",
+                epoch_started.elapsed().as_secs_f64() / train.len().max(1) as f64
             );
             Some(loss)
         };
