@@ -298,3 +298,50 @@ fn wrong_or_broken_checkpoints_are_refused_with_a_reason() {
         "nothing written on failure"
     );
 }
+
+#[test]
+fn predict_reads_dicom_in_the_window_asked_for() {
+    let dicom = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../shared/data/covid_ct_md_3class/dicom/P001_074.dcm");
+    if !dicom.exists() {
+        println!(
+            "SKIPPED: {} is absent (a fresh clone has no data)",
+            dicom.display()
+        );
+        return;
+    }
+    let f = fixture();
+    let cls = f.dir.join("cls.safetensors");
+    let (cls, dicom) = (cls.to_str().unwrap(), dicom.to_str().unwrap());
+    let logits = |window: &str| -> Vec<f64> {
+        let out = run(&["predict", "--weights", cls, "--window", window, dicom]);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let lines = json_lines(&out);
+        assert_eq!(lines.len(), 1);
+        assert_eq!(lines[0]["image_size"], serde_json::json!([512, 512]));
+        lines[0]["s_logits"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v.as_f64().unwrap())
+            .collect()
+    };
+    let lung = logits("lung");
+    assert_eq!(logits("-600,1500"), lung);
+    logits("file");
+    // The window changes the slice the model reads.
+    let bytes = std::fs::read(dicom).unwrap();
+    let mediastinum = ct_mask_net::imaging::WindowChoice::parse("mediastinum").unwrap();
+    assert_ne!(
+        ct_mask_net::imaging::decode_slice_with(&bytes, mediastinum).unwrap(),
+        decode_slice(&bytes).unwrap()
+    );
+
+    let out = run(&["predict", "--weights", cls, "--window", "narrow", dicom]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("is not a window"));
+}

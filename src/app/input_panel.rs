@@ -38,13 +38,13 @@ pub fn InputPanel() -> impl IntoView {
                 on:dragleave=move |_| dragging.set(false)
                 on:drop=on_drop
             >
-                <span>"Drop CT slices here (PNG or JPEG), or "</span>
+                <span>"Drop CT slices here (PNG, JPEG or DICOM, lung window), or "</span>
                 <span class="button-like">"choose files…"</span>
                 <input
                     type="file"
                     class="visually-hidden"
                     data-testid="file-input"
-                    accept="image/png,image/jpeg,.png,.jpg,.jpeg"
+                    accept="image/png,image/jpeg,application/dicom,.png,.jpg,.jpeg,.dcm,.dicom"
                     multiple
                     on:change=on_change
                 />

@@ -46,7 +46,7 @@ mod native {
             .extension()
             .map(|e| e.to_string_lossy().to_ascii_lowercase())
             .unwrap_or_default();
-        matches!(ext.as_str(), "png" | "jpg" | "jpeg")
+        matches!(ext.as_str(), "png" | "jpg" | "jpeg" | "dcm" | "dicom")
     }
 
     fn files(dir: &Path) -> std::io::Result<Vec<PathBuf>> {

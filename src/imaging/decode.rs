@@ -14,7 +14,9 @@ pub const MAX_PIXELS: u64 = 100_000_000;
 /// Smallest accepted width or height, in pixels.
 pub const MIN_SIDE: u32 = 32;
 
-/// Decodes a PNG or JPEG slice into 8-bit RGB, like `PIL.Image.open(..).convert('RGB')`.
+/// Decodes a PNG or JPEG slice into 8-bit RGB, like `PIL.Image.open(..).convert('RGB')`; a
+/// DICOM file (recognised by its "DICM" marker) becomes its lung-windowed slice
+/// ([`super::read_dicom`], [`super::Window::LUNG`]).
 ///
 /// The format is sniffed from the content (magic bytes), never from a file name.
 ///
@@ -38,8 +40,20 @@ pub const MIN_SIDE: u32 = 32;
 ///
 /// The returned image has the file's `width x height`, row-major, 3 interleaved `u8` channels.
 pub fn decode_slice(bytes: &[u8]) -> Result<RgbImage, ImagingError> {
+    decode_slice_with(bytes, super::WindowChoice::Fixed(super::Window::LUNG))
+}
+
+/// As [`decode_slice`], with DICOM slices windowed as `window` says.
+pub fn decode_slice_with(
+    bytes: &[u8],
+    window: super::WindowChoice,
+) -> Result<RgbImage, ImagingError> {
     if bytes.is_empty() {
         return Err(ImagingError::Empty);
+    }
+    if super::is_dicom(bytes) {
+        let slice = super::read_dicom(bytes)?;
+        return Ok(slice.windowed(slice.window(window)));
     }
     let format = sniff(bytes)?;
 

@@ -1,7 +1,8 @@
 //! Decoding CT slices and the resizes that happen before the model's own transform.
 //!
 //! * [`decode_slice`] turns PNG or JPEG bytes into an 8-bit RGB image, as the authors' pipeline
-//!   does with `PIL.Image.open(..).convert('RGB')`.
+//!   does with `PIL.Image.open(..).convert('RGB')`, and DICOM CT slices into the lung-windowed
+//!   8-bit slice ([`read_dicom`], [`Window`]).
 //! * [`pil_resize_bilinear`] is a bit-exact port of Pillow's `Image.resize(.., BILINEAR)`.
 //! * [`classifier_resize`] is torchvision's `transforms.Resize(512)` on a PIL image, which the
 //!   classification pipeline applies before the model transform.
@@ -13,10 +14,12 @@
 //! unless stated otherwise.
 
 mod decode;
+mod dicom;
 mod overlay;
 mod pil_resize;
 
-pub use decode::{MAX_PIXELS, MAX_SIDE, MIN_SIDE, decode_slice};
+pub use decode::{MAX_PIXELS, MAX_SIDE, MIN_SIDE, decode_slice, decode_slice_with};
+pub use dicom::{CtSlice, Window, WindowChoice, is_dicom, read_dicom};
 pub use overlay::{CONSOLIDATION_COLOUR, GGO_COLOUR, OverlayLayer, render_overlay};
 pub use pil_resize::pil_resize_bilinear;
 
@@ -34,7 +37,7 @@ pub enum ImagingError {
     Empty,
     /// The bytes are not a PNG or JPEG image. `detected` names the format that was recognised
     /// instead (e.g. "GIF"), or says that the content was not recognised at all.
-    #[error("unsupported image format: {detected}; only PNG and JPEG slices are accepted")]
+    #[error("unsupported image format: {detected}; only PNG, JPEG and DICOM slices are accepted")]
     UnsupportedFormat {
         /// What the content looked like, in plain words.
         detected: String,
@@ -54,6 +57,9 @@ pub enum ImagingError {
         /// Height in pixels, from the file header.
         height: u32,
     },
+    /// A DICOM file that cannot be used; the message says why in plain words.
+    #[error("{0}")]
+    Dicom(String),
     /// The image is smaller than [`MIN_SIDE`] pixels on some side.
     #[error(
         "the image is too small ({width}x{height} pixels); each side needs at least {MIN_SIDE}"

@@ -58,6 +58,8 @@ function realSlices() {
   const picks = [
     ['covid_ct_md_3class/png', 'CAP_cap001_050.png'],
     ['cncb_cp_sample/png', 'CP_0_3131_0140.png'],
+    // A JPEG-Lossless DICOM slice: decoded, lung-windowed and analysed like the PNGs.
+    ['covid_ct_md_3class/dicom', 'P001_074.dcm'],
   ];
   const found = [];
   for (const [dir, name] of picks) {
@@ -67,7 +69,7 @@ function realSlices() {
     if (fs.existsSync(wanted)) {
       found.push(wanted);
     } else {
-      const first = fs.readdirSync(folder).filter((f) => f.endsWith('.png')).sort()[0];
+      const first = fs.readdirSync(folder).filter((f) => /\.(png|dcm)$/.test(f)).sort()[0];
       if (first) found.push(path.join(folder, first));
     }
   }

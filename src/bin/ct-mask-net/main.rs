@@ -1,6 +1,6 @@
 //! `ct-mask-net`: COVID-CT-Mask-Net from the command line.
 //!
-//! - `predict`: class probabilities, lesions and overlays for CT slices (PNG/JPEG).
+//! - `predict`: class probabilities, lesions and overlays for CT slices (PNG, JPEG, DICOM).
 //! - `convert`: an authors' `.pth` checkpoint to the project's safetensors format.
 //! - `bench`: per-stage timings of both models.
 //! - `train-segmentation`: trains the lesion segmentation model.

@@ -1,4 +1,4 @@
-//! `ct-mask-net predict`.
+//! `ct-mask-net predict`: PNG, JPEG or DICOM slices in, one JSON line per slice out.
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -6,7 +6,7 @@ use std::process::ExitCode;
 use clap::Args;
 use ct_mask_net::analysis::{Analyzer, SliceAnalysis};
 use ct_mask_net::imaging::{
-    CONSOLIDATION_COLOUR, GGO_COLOUR, OverlayLayer, decode_slice, render_overlay,
+    CONSOLIDATION_COLOUR, GGO_COLOUR, OverlayLayer, WindowChoice, decode_slice_with, render_overlay,
 };
 use ct_mask_net::model::ModelKind;
 use serde_json::{Value, json};
@@ -39,7 +39,11 @@ pub struct PredictArgs {
     /// Opacity of the mask tint in overlays (0 to 1).
     #[arg(long, default_value_t = 0.45)]
     opacity: f32,
-    /// CT slices: PNG or JPEG, 8- or 16-bit, grayscale or colour, any size.
+    /// Window of DICOM slices: lung (level -600, width 1500; the paper's data), mediastinum
+    /// (40, 350), file (the file's own window, else lung) or LEVEL,WIDTH in HU.
+    #[arg(long, default_value = "lung", value_parser = WindowChoice::parse, allow_hyphen_values = true)]
+    window: WindowChoice,
+    /// CT slices: PNG or JPEG (8- or 16-bit, grayscale or colour) or DICOM, any size.
     #[arg(required = true)]
     images: Vec<PathBuf>,
 }
@@ -92,7 +96,7 @@ pub fn run(args: PredictArgs) -> Result<ExitCode, String> {
 fn predict_one(analyzer: &Analyzer, path: &Path, args: &PredictArgs) -> Result<Value, String> {
     let bytes = std::fs::read(path).map_err(|e| format!("cannot read the file: {e}"))?;
     let started = Instant::now();
-    let image = decode_slice(&bytes).map_err(|e| e.to_string())?;
+    let image = decode_slice_with(&bytes, args.window).map_err(|e| e.to_string())?;
     let decode_ms = started.elapsed().as_secs_f64() * 1e3;
 
     let mut analysis = pollster::block_on(analyzer.analyze(&image)).map_err(|e| e.to_string())?;
