@@ -345,3 +345,75 @@ fn predict_reads_dicom_in_the_window_asked_for() {
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("is not a window"));
 }
+
+/// `train-segmentation` from scratch for one step on a written slice, with data-sized anchors
+/// that travel in the checkpoint's settings; `evaluate-segmentation` reads them back.
+#[test]
+fn train_and_evaluate_segmentation_from_the_command_line() {
+    let dir = fixture().dir.join("seg-data");
+    std::fs::create_dir_all(dir.join("images")).unwrap();
+    std::fs::create_dir_all(dir.join("masks")).unwrap();
+    let image = image::GrayImage::from_fn(64, 64, |x, y| {
+        image::Luma([if (20..40).contains(&x) && (16..36).contains(&y) {
+            220
+        } else {
+            40
+        }])
+    });
+    let mask = image::GrayImage::from_fn(64, 64, |x, y| {
+        image::Luma([u8::from((20..40).contains(&x) && (16..36).contains(&y)) * 2])
+    });
+    image.save(dir.join("images/1.png")).unwrap();
+    mask.save(dir.join("masks/1.png")).unwrap();
+    let out = fixture().dir.join("seg-run");
+    let (data, out_dir) = (dir.to_str().unwrap(), out.to_str().unwrap());
+
+    let trained = run(&[
+        "train-segmentation",
+        "--data",
+        data,
+        "--out",
+        out_dir,
+        "--epochs",
+        "1",
+        "--anchor-sizes",
+        "16,32,64,128,256",
+    ]);
+    assert!(
+        trained.status.success(),
+        "{}",
+        String::from_utf8_lossy(&trained.stderr)
+    );
+    let last = out.join("last.safetensors");
+    let checkpoint =
+        ct_mask_net::importer::read_checkpoint(&std::fs::read(&last).unwrap()).unwrap();
+    assert_eq!(checkpoint.metadata["epoch"], "1");
+    assert!(checkpoint.metadata["config"].contains("[16.0,32.0,64.0,128.0,256.0]"));
+
+    let evaluated = run(&[
+        "evaluate-segmentation",
+        "--json",
+        "--weights",
+        last.to_str().unwrap(),
+        data,
+    ]);
+    assert!(
+        evaluated.status.success(),
+        "{}",
+        String::from_utf8_lossy(&evaluated.stderr)
+    );
+    let report = &json_lines(&evaluated)[0];
+    assert_eq!(report["slices"], 1);
+    assert_eq!(report["classes"][1]["objects"], 1);
+
+    let bad = run(&[
+        "train-segmentation",
+        "--data",
+        data,
+        "--out",
+        out_dir,
+        "--anchor-sizes",
+        "16,-1",
+    ]);
+    assert!(!bad.status.success());
+}

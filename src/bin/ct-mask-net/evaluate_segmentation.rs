@@ -5,11 +5,10 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::Args;
-use ct_mask_net::config::SegmentationConfig;
 use ct_mask_net::evaluation::{
     ClassAp, PredictedObject, SegmentationEval, TruthObject, match_slice,
 };
-use ct_mask_net::model::{ModelKind, SegmentationModel, infer_detector_config};
+use ct_mask_net::model::{ModelKind, SegmentationModel};
 use ct_mask_net::pipeline::segmentation_input;
 use ct_mask_net::training::{instances, read_labelled_dir};
 use ct_mask_net::transform::TransformConfig;
@@ -47,8 +46,7 @@ fn mean(rows: &[ClassAp], f: fn(&ClassAp) -> Option<f64>) -> Option<f64> {
 pub fn run(args: EvaluateSegmentationArgs) -> Result<ExitCode, String> {
     let checkpoint = weights::read_kind(&args.weights, ModelKind::Segmentation)?;
     let device = ct_mask_net::backend::cpu().device;
-    let config =
-        SegmentationConfig::new().with_detector(infer_detector_config(&checkpoint.weights));
+    let config = weights::segmentation_config(&checkpoint)?;
     let threshold = config.mask_logit_threshold();
     let model = SegmentationModel::load(&checkpoint.weights, config, &device)
         .map_err(|e| format!("{}: {e}", args.weights.display()))?;

@@ -9,7 +9,7 @@ use clap::Args;
 use ct_mask_net::backbone::BackboneConfig;
 use ct_mask_net::config::{DetectorConfig, SegmentationConfig};
 use ct_mask_net::importer::{StateDict, write_safetensors};
-use ct_mask_net::model::{ModelKind, SplitMix, infer_detector_config};
+use ct_mask_net::model::{ModelKind, SplitMix};
 use ct_mask_net::training::{
     LOSS_NAMES, SegmentationTrainer, SegmentationTrainingConfig, initial_segmentation_weights,
     read_labelled_dir, training_example,
@@ -50,6 +50,11 @@ pub struct TrainSegmentationArgs {
     /// Seed of initialisation, order, sampling and augmentation.
     #[arg(long, default_value_t = 0)]
     seed: u64,
+    /// Anchor sides in pixels when starting from scratch, comma-separated (the paper's: 2,4,8,
+    /// 16,32, small for lesions of hundreds of pixels). Saved in the checkpoints' settings; a
+    /// resumed run keeps its file's anchors.
+    #[arg(long, value_delimiter = ',')]
+    anchor_sizes: Option<Vec<f32>>,
 }
 
 fn save(
@@ -89,7 +94,7 @@ pub fn run(args: TrainSegmentationArgs) -> Result<ExitCode, String> {
         .map_err(|e| format!("cannot create {}: {e}", args.out.display()))?;
 
     let device = ct_mask_net::backend::cpu().device;
-    let (weights, first_epoch) = match &args.resume {
+    let (weights, first_epoch, model) = match &args.resume {
         Some(path) => {
             let checkpoint = weights::read_kind(path, ModelKind::Segmentation)?;
             let epoch = checkpoint
@@ -97,17 +102,25 @@ pub fn run(args: TrainSegmentationArgs) -> Result<ExitCode, String> {
                 .get("epoch")
                 .and_then(|e| e.parse::<usize>().ok())
                 .unwrap_or(0);
-            (checkpoint.weights, epoch)
+            let model = weights::segmentation_config(&checkpoint)?;
+            (checkpoint.weights, epoch, model)
         }
         None => {
-            let detector =
+            let mut detector =
                 DetectorConfig::new().with_backbone(BackboneConfig::new().with_depth(args.depth));
+            if let Some(sizes) = &args.anchor_sizes {
+                if sizes.is_empty() || sizes.iter().any(|s| !(s.is_finite() && *s > 0.0)) {
+                    return Err(
+                        "--anchor-sizes needs positive numbers, e.g. 16,32,64,128,256".into(),
+                    );
+                }
+                detector.rpn.anchor_sizes = sizes.clone();
+            }
             let sd = initial_segmentation_weights(&detector, args.seed, &device)
                 .map_err(|e| e.to_string())?;
-            (sd, 0)
+            (sd, 0, SegmentationConfig::new().with_detector(detector))
         }
     };
-    let model = SegmentationConfig::new().with_detector(infer_detector_config(&weights));
     let train = SegmentationTrainingConfig::new()
         .with_learning_rate(args.lr)
         .with_seed(args.seed);

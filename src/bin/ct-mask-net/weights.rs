@@ -26,3 +26,28 @@ pub fn read_kind(path: &Path, expected: ModelKind) -> Result<Checkpoint, String>
     }
     Ok(checkpoint)
 }
+
+/// The segmentation model's settings for `checkpoint`: the `config` that this project's files
+/// carry (anchor sizes and other settings that tensor shapes cannot reveal), checked against
+/// the tensors, or, for other files (the authors'), the paper's settings with the backbone
+/// inferred from the tensors.
+pub fn segmentation_config(
+    checkpoint: &Checkpoint,
+) -> Result<ct_mask_net::config::SegmentationConfig, String> {
+    use ct_mask_net::config::SegmentationConfig;
+    let inferred = ct_mask_net::model::infer_detector_config(&checkpoint.weights);
+    let Some(text) = checkpoint.metadata.get("config") else {
+        return Ok(SegmentationConfig::new().with_detector(inferred));
+    };
+    let config: SegmentationConfig = serde_json::from_str(text)
+        .map_err(|e| format!("the file's model settings cannot be read ({e})"))?;
+    let (ours, theirs) = (&config.detector.backbone, &inferred.backbone);
+    if (ours.depth, ours.truncation) != (theirs.depth, theirs.truncation) {
+        return Err(format!(
+            "the file's settings say ResNet-{} (truncation {}) but its tensors are ResNet-{} \
+             (truncation {})",
+            ours.depth, ours.truncation, theirs.depth, theirs.truncation
+        ));
+    }
+    Ok(config)
+}
