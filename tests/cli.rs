@@ -406,6 +406,24 @@ fn train_and_evaluate_segmentation_from_the_command_line() {
     assert_eq!(report["slices"], 1);
     assert_eq!(report["classes"][1]["objects"], 1);
 
+    // Commands that build models from tensors alone refuse other anchors instead of using the
+    // paper's silently.
+    let cls = fixture().dir.join("cls.safetensors");
+    let predicted = run(&[
+        "predict",
+        "--weights",
+        cls.to_str().unwrap(),
+        "--segmentation-weights",
+        last.to_str().unwrap(),
+        fixture()
+            .dir
+            .join("seg-data/images/1.png")
+            .to_str()
+            .unwrap(),
+    ]);
+    assert!(!predicted.status.success());
+    assert!(String::from_utf8_lossy(&predicted.stderr).contains("anchor sizes"));
+
     let bad = run(&[
         "train-segmentation",
         "--data",

@@ -407,3 +407,42 @@ fn the_engine_fine_tunes_s_and_hands_back_a_file_that_reloads() {
         other => panic!("{other:?}"),
     }
 }
+
+/// A checkpoint whose saved settings use other anchors than the paper's is refused with the
+/// reason, and the active model stays.
+#[test]
+fn weights_trained_with_other_anchors_are_refused() {
+    let mut e = engine();
+    assert!(matches!(
+        block_on(e.handle(Request::UsePlaceholder)),
+        Reply::ModelReady(_)
+    ));
+    let detector = DetectorConfig::new().with_backbone(BackboneConfig::new().with_depth(18));
+    let weights = synthetic_weights(
+        ModelKind::Classification,
+        &detector,
+        3,
+        &backend::cpu().device,
+    )
+    .unwrap();
+    let mut meta = BTreeMap::new();
+    meta.insert(
+        "config".to_string(),
+        r#"{"detector":{"rpn":{"anchor_sizes":[16.0,32.0,64.0,128.0,256.0]}}}"#.to_string(),
+    );
+    let bytes = write_safetensors(&weights, true, &meta).unwrap();
+    match block_on(e.handle(Request::LoadWeights(vec![(
+        "mine.safetensors".into(),
+        bytes,
+    )]))) {
+        Reply::WeightsRefused(message) => {
+            assert!(
+                message.contains("mine.safetensors") && message.contains("anchor sizes"),
+                "{message}"
+            )
+        }
+        other => panic!("{other:?}"),
+    }
+    assert!(!expect_failure(analyse(&mut e, "empty.png", Vec::new())).is_empty());
+    expect_slice(analyse(&mut e, "a.png", fixture_slice()));
+}

@@ -13,7 +13,7 @@ use crate::analysis::Analyzer;
 use crate::backbone::BackboneConfig;
 use crate::config::DetectorConfig;
 use crate::importer::{StateDict, read_checkpoint};
-use crate::model::{ModelKind, synthetic_weights};
+use crate::model::{ModelKind, check_paper_anchors, synthetic_weights};
 
 /// Seed of the placeholder weights. Both models use it, so their detectors are identical and
 /// one detector pass serves both.
@@ -162,6 +162,7 @@ pub fn user_model(
         let checkpoint = read_checkpoint(&bytes).map_err(|e| format!("{name}: {e}"))?;
         drop(bytes);
         let kind = ModelKind::detect(&checkpoint.weights).map_err(|e| format!("{name}: {e}"))?;
+        check_paper_anchors(&checkpoint.metadata).map_err(|e| format!("{name}: {e}"))?;
         if seen.contains(&kind) {
             return Err(format!(
                 "two {} checkpoints were chosen; choose at most one of each kind",

@@ -64,3 +64,36 @@ pub fn infer_detector_config(weights: &StateDict) -> DetectorConfig {
         .with_truncation(4 - stages.clamp(2, 4));
     DetectorConfig::new().with_backbone(backbone)
 }
+
+/// Refuses a checkpoint whose saved settings (the `config` our files carry) use anchors other
+/// than the paper's: the tensors cannot tell them apart, and the models built from tensors
+/// alone would use the paper's anchors and give wrong boxes without a word. The commands that
+/// read the settings (`evaluate-segmentation`, `train-segmentation --resume`) do not call this.
+pub fn check_paper_anchors(
+    metadata: &std::collections::BTreeMap<String, String>,
+) -> Result<(), ModelError> {
+    let Some(text) = metadata.get("config") else {
+        return Ok(());
+    };
+    let Ok(value) = serde_json::from_str::<serde_json::Value>(text) else {
+        return Ok(());
+    };
+    let rpn = &value["detector"]["rpn"];
+    let paper = crate::rpn::RpnConfig::new();
+    let floats = |v: &serde_json::Value| -> Option<Vec<f32>> {
+        v.as_array()?
+            .iter()
+            .map(|x| x.as_f64().map(|f| f as f32))
+            .collect()
+    };
+    let sizes = floats(&rpn["anchor_sizes"]).unwrap_or_else(|| paper.anchor_sizes.clone());
+    let ratios = floats(&rpn["aspect_ratios"]).unwrap_or_else(|| paper.aspect_ratios.clone());
+    if sizes != paper.anchor_sizes || ratios != paper.aspect_ratios {
+        return Err(ModelError::UnsupportedConfig(format!(
+            "these weights were trained with anchor sizes {sizes:?} and aspect ratios {ratios:?}; \
+             only the paper's anchors ({:?}, {:?}) can be used here so far",
+            paper.anchor_sizes, paper.aspect_ratios
+        )));
+    }
+    Ok(())
+}

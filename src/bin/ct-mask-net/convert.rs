@@ -29,6 +29,8 @@ pub fn run(args: ConvertArgs) -> Result<ExitCode, String> {
     let checkpoint = weights::read(&args.input)?;
     let sd = &checkpoint.weights;
     let kind = ModelKind::detect(sd).map_err(|e| format!("{}: {e}", args.input.display()))?;
+    ct_mask_net::model::check_paper_anchors(&checkpoint.metadata)
+        .map_err(|e| format!("{}: {e}", args.input.display()))?;
     let detector = infer_detector_config(sd);
 
     // Build the model once: this checks every tensor's name and shape before anything is written.

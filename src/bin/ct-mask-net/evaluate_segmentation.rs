@@ -44,7 +44,7 @@ fn mean(rows: &[ClassAp], f: fn(&ClassAp) -> Option<f64>) -> Option<f64> {
 }
 
 pub fn run(args: EvaluateSegmentationArgs) -> Result<ExitCode, String> {
-    let checkpoint = weights::read_kind(&args.weights, ModelKind::Segmentation)?;
+    let checkpoint = weights::read_kind_with_settings(&args.weights, ModelKind::Segmentation)?;
     let device = ct_mask_net::backend::cpu().device;
     let config = weights::segmentation_config(&checkpoint)?;
     let threshold = config.mask_logit_threshold();

@@ -96,7 +96,7 @@ pub fn run(args: TrainSegmentationArgs) -> Result<ExitCode, String> {
     let device = ct_mask_net::backend::cpu().device;
     let (weights, first_epoch, model) = match &args.resume {
         Some(path) => {
-            let checkpoint = weights::read_kind(path, ModelKind::Segmentation)?;
+            let checkpoint = weights::read_kind_with_settings(path, ModelKind::Segmentation)?;
             let epoch = checkpoint
                 .metadata
                 .get("epoch")

@@ -11,8 +11,18 @@ pub fn read(path: &Path) -> Result<Checkpoint, String> {
     read_checkpoint(&bytes).map_err(|e| format!("{}: {e}", path.display()))
 }
 
-/// Reads a checkpoint and checks it holds the expected model.
+/// Reads a checkpoint, checks it holds the expected model and that the paper's anchors fit it
+/// (for the commands that build models from tensors alone).
 pub fn read_kind(path: &Path, expected: ModelKind) -> Result<Checkpoint, String> {
+    let checkpoint = read_kind_with_settings(path, expected)?;
+    ct_mask_net::model::check_paper_anchors(&checkpoint.metadata)
+        .map_err(|e| format!("{}: {e}", path.display()))?;
+    Ok(checkpoint)
+}
+
+/// Reads a checkpoint and checks it holds the expected model; its saved settings are the
+/// caller's to use ([`segmentation_config`]).
+pub fn read_kind_with_settings(path: &Path, expected: ModelKind) -> Result<Checkpoint, String> {
     let checkpoint = read(path)?;
     let kind =
         ModelKind::detect(&checkpoint.weights).map_err(|e| format!("{}: {e}", path.display()))?;
