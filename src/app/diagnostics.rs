@@ -60,14 +60,9 @@ pub fn Diagnostics() -> impl IntoView {
     let time_fine_tuning = move |_| {
         timing.set(Some("timing 3 epochs on 300 synthetic slices…".into()));
         leptos::task::spawn_local(async move {
-            let reply = match state.engine() {
-                Ok(engine) => {
-                    engine
-                        .request(Request::FineTuneBenchmark { slices: 300 })
-                        .await
-                }
-                Err(e) => Err(e),
-            };
+            let reply = state
+                .request(Request::FineTuneBenchmark { slices: 300 })
+                .await;
             timing.set(Some(match reply {
                 Ok(Reply::FineTuneTimed {
                     slices,

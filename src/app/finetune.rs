@@ -80,10 +80,7 @@ pub fn start(state: AppState) {
     ft.stop.set(false);
     ft.status.set(FineTuneStatus::Running);
     leptos::task::spawn_local(async move {
-        let reply = match state.engine() {
-            Ok(engine) => engine.request(Request::FineTuneStart(setup)).await,
-            Err(e) => Err(e),
-        };
+        let reply = state.request(Request::FineTuneStart(setup)).await;
         match reply {
             Ok(Reply::FineTuneProgress(report)) => {
                 ft.history.set(vec![report]);
@@ -115,10 +112,7 @@ async fn run_epochs(state: AppState) {
             ft.status.set(FineTuneStatus::Stopped);
             return;
         }
-        let reply = match state.engine() {
-            Ok(engine) => engine.request(Request::FineTuneEpoch).await,
-            Err(e) => Err(e),
-        };
+        let reply = state.request(Request::FineTuneEpoch).await;
         match reply {
             Ok(Reply::FineTuneProgress(report)) => ft.history.update(|h| h.push(report)),
             Ok(Reply::FineTuneFailed(message)) | Err(message) => {
@@ -138,10 +132,7 @@ async fn run_epochs(state: AppState) {
 pub fn apply(state: AppState) {
     let ft = state.finetune;
     leptos::task::spawn_local(async move {
-        let reply = match state.engine() {
-            Ok(engine) => engine.request(Request::FineTuneApply).await,
-            Err(e) => Err(e),
-        };
+        let reply = state.request(Request::FineTuneApply).await;
         let (info, file, bytes) = match reply {
             Ok(Reply::FineTuned { info, file, bytes }) => (info, file, bytes),
             Ok(Reply::FineTuneFailed(message)) | Err(message) => return fail(state, message),

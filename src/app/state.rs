@@ -171,6 +171,14 @@ impl AppState {
             .ok_or_else(|| "the engine has not started".to_string())
     }
 
+    /// Sends `request` to the engine and waits for its reply.
+    pub async fn request(
+        &self,
+        request: crate::engine::Request,
+    ) -> Result<crate::engine::Reply, String> {
+        self.engine()?.request(request).await
+    }
+
     /// The active model's label, if one is active.
     pub fn model_label(&self) -> Option<String> {
         match self.model.get_untracked() {

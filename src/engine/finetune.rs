@@ -7,7 +7,7 @@ use web_time::Instant;
 
 use crate::config::ClassifierConfig;
 use crate::evaluation::ConfusionMatrix;
-use crate::finetune::{FinetuneConfig, HeadsTrainer};
+use crate::finetune::{FinetuneConfig, HeadsTrainer, improves_on};
 use crate::importer::StateDict;
 
 /// Metadata key of a fine-tuned classifier file naming the segmentation model it was paired
@@ -195,7 +195,7 @@ impl Session {
         let better = match self.best {
             None => true,
             Some(_) if self.val.labels.is_empty() => true,
-            Some((_, a, l)) => accuracy > a || (accuracy == a && loss < l),
+            Some((_, a, l)) => improves_on(accuracy, loss, (a, l)),
         };
         if better {
             self.best = Some((self.epoch, accuracy, loss));

@@ -4,8 +4,7 @@
 //! computed once ([`crate::model::ClassificationModel::run`]) and every epoch only runs S.
 
 use burn::module::Module;
-use burn::optim::decay::WeightDecayConfig;
-use burn::optim::{AdamConfig, GradientsParams, ModuleOptimizer};
+use burn::optim::{GradientsParams, ModuleOptimizer};
 use burn::prelude::*;
 
 use super::config::FinetuneConfig;
@@ -65,9 +64,7 @@ impl HeadsTrainer {
         let names = w.param_names();
         w.finish(&["backbone.", "rpn.", "roi_heads."])?;
         let s = set_trainable(s, &names, |_| true).train();
-        let optimizer = AdamConfig::new()
-            .with_weight_decay(Some(WeightDecayConfig::new(config.weight_decay as f32)))
-            .init();
+        let optimizer = crate::nn::adam(config.weight_decay);
         Ok(Self {
             s: Some(s),
             names,
@@ -94,9 +91,7 @@ impl HeadsTrainer {
         labels: &[usize],
     ) -> Result<f32, ModelError> {
         let mut order: Vec<usize> = (0..features.len()).collect();
-        for i in (1..order.len()).rev() {
-            order.swap(i, self.rng.below(i + 1));
-        }
+        self.rng.shuffle(&mut order);
         let classes = self.classifier.num_classes;
         let mut total = 0.0f64;
         for chunk in order.chunks(self.config.batch_size.max(1)) {
@@ -157,22 +152,35 @@ pub async fn evaluate_s(
         let input = Tensor::<3>::from_data(TensorData::new(data, [chunk.len(), n, v]), device);
         logits.extend(read_f32(s.forward(input)).await?);
     }
-    let mut confusion = ConfusionMatrix::default();
-    let mut loss = 0.0f64;
-    for (i, &label) in labels.iter().enumerate() {
-        let row = &logits[i * classes..(i + 1) * classes];
-        confusion.add(label, argmax(row));
-        for (c, &x) in row.iter().enumerate() {
-            let t = if c == label { 1.0 } else { 0.0 };
-            loss += (x.max(0.0) - x * t + (-x.abs()).exp().ln_1p()) as f64;
+    Ok(Evaluation::of_logits(logits, labels, classes))
+}
+
+impl Evaluation {
+    /// Scores `[n * classes]` logits against `labels`: the mean binary cross-entropy with
+    /// logits against one-hot targets (the training loss) and the confusion matrix.
+    pub fn of_logits(logits: Vec<f32>, labels: &[usize], classes: usize) -> Self {
+        let mut confusion = ConfusionMatrix::default();
+        let mut loss = 0.0f64;
+        for (row, &label) in logits.chunks_exact(classes).zip(labels) {
+            confusion.add(label, argmax(row));
+            for (c, &x) in row.iter().enumerate() {
+                let t = if c == label { 1.0 } else { 0.0 };
+                loss += (x.max(0.0) - x * t + (-x.abs()).exp().ln_1p()) as f64;
+            }
+        }
+        let count = (labels.len() * classes).max(1) as f64;
+        Self {
+            loss: (loss / count) as f32,
+            confusion,
+            logits,
         }
     }
-    let count = (labels.len() * classes).max(1) as f64;
-    Ok(Evaluation {
-        loss: (loss / count) as f32,
-        confusion,
-        logits,
-    })
+}
+
+/// Whether an epoch with validation `accuracy` and `loss` is kept over the best so far
+/// (`(accuracy, loss)`): higher accuracy, ties to the lower loss.
+pub fn improves_on(accuracy: f64, loss: f32, best: (f64, f32)) -> bool {
+    accuracy > best.0 || (accuracy == best.0 && loss < best.1)
 }
 
 /// `base` with its `s2new.*` tensors replaced by `s_weights` (the detector untouched).

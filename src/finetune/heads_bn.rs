@@ -5,8 +5,7 @@
 //! discrete and pass no gradient, as in the original.
 
 use burn::module::Module;
-use burn::optim::decay::WeightDecayConfig;
-use burn::optim::{AdamConfig, GradientsAccumulator, GradientsParams, ModuleOptimizer};
+use burn::optim::{GradientsAccumulator, GradientsParams, ModuleOptimizer};
 use burn::prelude::*;
 use burn::tensor::activation::softmax;
 
@@ -16,13 +15,12 @@ use crate::box_ops::BoxCoder;
 use crate::classifier::ModuleS;
 use crate::config::ClassificationConfig;
 use crate::error::ModelError;
-use crate::evaluation::{ConfusionMatrix, argmax};
 use crate::importer::StateDict;
 use crate::model::{Detector, DetectorModules, ModelInput, SplitMix};
 use crate::nn::losses::bce_with_logits;
 use crate::readback::read_f32;
-use crate::roi_heads::{Detections, RoiAlignMode, multiscale_roi_align, postprocess_detections};
-use crate::rpn::{AnchorGenerator, RpnLevelOutput, select_proposals};
+use crate::roi_heads::{Detections, RoiAlignMode, postprocess_detections};
+use crate::rpn::{AnchorGenerator, select_proposals};
 use crate::weights::{
     ParamNames, WeightLoader, export_state_dict, is_backbone_bn_affine, set_trainable,
 };
@@ -86,36 +84,24 @@ pub async fn classifier_logits(
     input: &ModelInput,
 ) -> Result<Tensor<2>, ModelError> {
     let detector = &modules.detector;
-    let features = detector
-        .fpn
-        .forward(detector.body.forward(input.tensor.clone()));
+    let features = detector.features(input.tensor.clone());
     let levels = features
         .iter()
-        .map(|f| {
-            let l = detector.rpn_head.forward(f.clone());
-            RpnLevelOutput {
-                objectness: l.objectness.detach(),
-                deltas: l.deltas.detach(),
-                size: l.size,
-            }
-        })
+        .map(|f| detector.rpn_head.forward(f.clone()).detach())
         .collect();
     let rpn = &config.detector.rpn;
     let proposals = select_proposals(levels, anchors, rpn, input.padded, input.resized).await?;
 
     let roi = &config.detector.roi_heads;
-    let pooled = multiscale_roi_align(
-        &features,
-        &proposals.boxes,
-        input.resized,
-        roi.box_pool_size,
-        roi.sampling_ratio,
-        RoiAlignMode::Device,
-    )
-    .await?;
     let (class_logits, box_regression) = detector
-        .box_predictor
-        .forward(detector.box_head.forward(pooled));
+        .box_outputs(
+            &features,
+            &proposals.boxes,
+            input.resized,
+            roi,
+            RoiAlignMode::Device,
+        )
+        .await?;
     let detections = postprocess_detections(
         &proposals.boxes,
         &read_f32(class_logits.clone().without_autodiff()).await?,
@@ -168,17 +154,12 @@ impl HeadsBnTrainer {
             name.starts_with("s2new.") || is_backbone_bn_affine(name)
         })
         .train();
-        let optimizer = AdamConfig::new()
-            .with_weight_decay(Some(WeightDecayConfig::new(config.weight_decay as f32)))
-            .init();
+        let optimizer = crate::nn::adam(config.weight_decay);
         Ok(Self {
             modules: Some(modules),
             names,
             optimizer,
-            anchors: AnchorGenerator::new(
-                &model.detector.rpn.anchor_sizes,
-                &model.detector.rpn.aspect_ratios,
-            ),
+            anchors: model.detector.rpn.anchor_generator(),
             model,
             rng: SplitMix::new(config.seed ^ 0xB7_0E),
             config,
@@ -249,9 +230,7 @@ impl HeadsBnTrainer {
         input: impl Fn(usize) -> ModelInput,
     ) -> Result<f32, ModelError> {
         let mut order: Vec<usize> = (0..count).collect();
-        for i in (1..order.len()).rev() {
-            order.swap(i, self.rng.below(i + 1));
-        }
+        self.rng.shuffle(&mut order);
         let mut total = 0.0f64;
         for chunk in order.chunks(self.config.batch_size.max(1)) {
             let inputs: Vec<ModelInput> = chunk.iter().map(|&i| input(i)).collect();
@@ -270,25 +249,13 @@ impl HeadsBnTrainer {
     ) -> Result<Evaluation, ModelError> {
         let modules = self.modules().clone().valid();
         let classes = self.model.classifier.num_classes;
-        let mut confusion = ConfusionMatrix::default();
+        let count = count.min(labels.len());
         let mut logits = Vec::with_capacity(count * classes);
-        let mut loss = 0.0f64;
-        for (i, &label) in labels.iter().enumerate().take(count) {
-            let row =
-                read_f32(classifier_logits(&modules, &self.model, &self.anchors, &input(i)).await?)
-                    .await?;
-            confusion.add(label, argmax(&row));
-            for (c, &x) in row.iter().enumerate() {
-                let t = if c == label { 1.0 } else { 0.0 };
-                loss += (x.max(0.0) - x * t + (-x.abs()).exp().ln_1p()) as f64;
-            }
-            logits.extend(row);
+        for i in 0..count {
+            let row = classifier_logits(&modules, &self.model, &self.anchors, &input(i)).await?;
+            logits.extend(read_f32(row).await?);
         }
-        Ok(Evaluation {
-            loss: (loss / (count * classes).max(1) as f64) as f32,
-            confusion,
-            logits,
-        })
+        Ok(Evaluation::of_logits(logits, &labels[..count], classes))
     }
 
     /// Every tensor of the classifier as it is now (a classifier checkpoint).

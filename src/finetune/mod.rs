@@ -15,5 +15,5 @@ mod heads;
 mod heads_bn;
 
 pub use config::FinetuneConfig;
-pub use heads::{Evaluation, HeadsTrainer, evaluate_s, with_new_s};
+pub use heads::{Evaluation, HeadsTrainer, evaluate_s, improves_on, with_new_s};
 pub use heads_bn::{ClassifierModules, HeadsBnTrainer, classifier_logits, ranked_tensor};

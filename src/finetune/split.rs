@@ -27,9 +27,7 @@ pub fn stratified_split(
                 names.push(g);
             }
         }
-        for i in (1..names.len()).rev() {
-            names.swap(i, rng.below(i + 1));
-        }
+        rng.shuffle(&mut names);
         let mut n_val = (names.len() as f64 * val_fraction).round() as usize;
         if names.len() >= 2 && val_fraction > 0.0 {
             n_val = n_val.clamp(1, names.len() - 1);

@@ -4,7 +4,7 @@ use burn::prelude::*;
 
 use crate::backbone::ResNet;
 use crate::box_ops::{Box4, BoxCoder};
-use crate::config::{DetectionConfig, DetectorConfig};
+use crate::config::{DetectionConfig, DetectorConfig, RoiHeadsConfig};
 use crate::error::ModelError;
 use crate::fpn::Fpn;
 use crate::readback::read_f32;
@@ -27,6 +27,41 @@ pub struct DetectorModules {
     pub box_head: BoxHead,
     /// `roi_heads.box_predictor`
     pub box_predictor: BoxPredictor,
+}
+
+impl DetectorModules {
+    /// Backbone and FPN.
+    ///
+    /// # Shapes
+    /// - `images`: `[1, 3, H, W]` -> pyramid levels `[1, C, H / 2^(l+2), W / 2^(l+2)]`
+    pub fn features(&self, images: Tensor<4>) -> Vec<Tensor<4>> {
+        self.fpn.forward(self.body.forward(images))
+    }
+
+    /// Box head and predictor on `rois` (resized-image frame) pooled from `features`, left on
+    /// the device (differentiable with [`RoiAlignMode::Device`]).
+    ///
+    /// # Shapes
+    /// - returns class logits `[R, K]` and box regression `[R, 4K]`
+    pub async fn box_outputs(
+        &self,
+        features: &[Tensor<4>],
+        rois: &[Box4],
+        image_size: [usize; 2],
+        roi: &RoiHeadsConfig,
+        mode: RoiAlignMode,
+    ) -> Result<(Tensor<2>, Tensor<2>), ModelError> {
+        let pooled = multiscale_roi_align(
+            features,
+            rois,
+            image_size,
+            roi.box_pool_size,
+            roi.sampling_ratio,
+            mode,
+        )
+        .await?;
+        Ok(self.box_predictor.forward(self.box_head.forward(pooled)))
+    }
 }
 
 /// Raw outputs of the box branch for a set of proposals.
@@ -85,7 +120,7 @@ impl Detector {
         };
         Ok(Self {
             modules,
-            anchors: AnchorGenerator::new(&rpn.anchor_sizes, &rpn.aspect_ratios),
+            anchors: rpn.anchor_generator(),
             roi_align: RoiAlignMode::for_device(w.device()),
             config: config.clone(),
         })
@@ -96,7 +131,7 @@ impl Detector {
     /// # Shapes
     /// - `images`: `[1, 3, H, W]` -> pyramid levels `[1, C, H / 2^(l+2), W / 2^(l+2)]`
     pub fn features(&self, images: Tensor<4>) -> Vec<Tensor<4>> {
-        self.modules.fpn.forward(self.modules.body.forward(images))
+        self.modules.features(images)
     }
 
     /// RPN head on every level and proposal selection.
@@ -120,20 +155,16 @@ impl Detector {
         proposals: &[Box4],
         image_size: [usize; 2],
     ) -> Result<BoxBranchOutput, ModelError> {
-        let roi = &self.config.roi_heads;
-        let pooled = multiscale_roi_align(
-            features,
-            proposals,
-            image_size,
-            roi.box_pool_size,
-            roi.sampling_ratio,
-            self.roi_align,
-        )
-        .await?;
         let (class_logits, box_regression) = self
             .modules
-            .box_predictor
-            .forward(self.modules.box_head.forward(pooled));
+            .box_outputs(
+                features,
+                proposals,
+                image_size,
+                &self.config.roi_heads,
+                self.roi_align,
+            )
+            .await?;
         Ok(BoxBranchOutput {
             class_logits: read_f32(class_logits).await?,
             box_regression: read_f32(box_regression).await?,

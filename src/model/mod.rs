@@ -19,7 +19,7 @@ pub use detector::{BoxBranchOutput, Detector, DetectorModules};
 pub use input::ModelInput;
 pub use loading::{ModelKind, check_paper_anchors, infer_detector_config};
 pub use segmentation::{SegmentationModel, SegmentationResult};
-#[cfg(not(target_arch = "wasm32"))]
-pub(crate) use synthetic::name_seed;
 pub use synthetic::{SplitMix, synthetic_weights};
+#[cfg(not(target_arch = "wasm32"))]
+pub(crate) use synthetic::{architecture, name_seed};
 pub use timing::StageTimings;

@@ -43,6 +43,13 @@ impl SplitMix {
         ((self.next_u64() >> 11) as f64 / (1u64 << 53) as f64 * n as f64) as usize % n.max(1)
     }
 
+    /// Shuffles `items` in place (Fisher-Yates).
+    pub fn shuffle<T>(&mut self, items: &mut [T]) {
+        for i in (1..items.len()).rev() {
+            items.swap(i, self.below(i + 1));
+        }
+    }
+
     /// Standard normal (Box-Muller).
     pub fn normal(&mut self) -> f32 {
         let u1 = (self.next_unit() as f64).max(1e-12);
@@ -79,13 +86,13 @@ fn values(name: &str, shape: &[usize], seed: u64) -> Vec<f32> {
     }
 }
 
-/// Seeded random weights for a model of `kind` with the given detector.
-pub fn synthetic_weights(
+/// Every tensor (canonical name and shape) of a model of `kind` with the given detector, in
+/// the order the modules ask for them.
+pub(crate) fn architecture(
     kind: ModelKind,
     detector: &DetectorConfig,
-    seed: u64,
     device: &Device,
-) -> Result<StateDict, ModelError> {
+) -> Result<Vec<(String, Vec<usize>)>, ModelError> {
     let empty = StateDict::default();
     let w = WeightLoader::new(&empty, device);
     Detector::load(&w, detector)?;
@@ -97,9 +104,18 @@ pub fn synthetic_weights(
             ModuleS::load(&w, "s2new", &ClassifierConfig::new());
         }
     }
+    Ok(w.requested())
+}
 
+/// Seeded random weights for a model of `kind` with the given detector.
+pub fn synthetic_weights(
+    kind: ModelKind,
+    detector: &DetectorConfig,
+    seed: u64,
+    device: &Device,
+) -> Result<StateDict, ModelError> {
     let mut weights = StateDict::default();
-    for (name, shape) in w.requested() {
+    for (name, shape) in architecture(kind, detector, device)? {
         let data = values(&name, &shape, seed);
         weights.tensors.insert(name, RawTensor { shape, data });
     }

@@ -26,6 +26,17 @@ pub struct RpnLevelOutput {
     pub size: [usize; 2],
 }
 
+impl RpnLevelOutput {
+    /// The same outputs cut from the autodiff graph (proposal selection passes no gradient).
+    pub fn detach(&self) -> Self {
+        Self {
+            objectness: self.objectness.clone().detach(),
+            deltas: self.deltas.clone().detach(),
+            size: self.size,
+        }
+    }
+}
+
 impl RpnHead {
     /// Loads `prefix.{conv,cls_logits,bbox_pred}` for `anchors` anchors per location.
     pub fn load(w: &WeightLoader, prefix: &str, channels: usize, anchors: usize) -> Self {

@@ -34,6 +34,11 @@ pub struct RpnConfig {
 }
 
 impl RpnConfig {
+    /// The anchor generator of these sizes and aspect ratios.
+    pub fn anchor_generator(&self) -> AnchorGenerator {
+        AnchorGenerator::new(&self.anchor_sizes, &self.aspect_ratios)
+    }
+
     /// Anchors per feature-map location (sizes x ratios; 30 for the paper).
     pub fn anchors_per_location(&self) -> usize {
         self.anchor_sizes.len() * self.aspect_ratios.len()

@@ -14,9 +14,7 @@ use burn::prelude::Device;
 use crate::config::DetectorConfig;
 use crate::error::ModelError;
 use crate::importer::{RawTensor, StateDict};
-use crate::mask_head::MaskHead;
-use crate::model::{Detector, SplitMix};
-use crate::weights::WeightLoader;
+use crate::model::{ModelKind, SplitMix, architecture};
 
 /// How one tensor starts.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -68,10 +66,6 @@ pub fn initial_segmentation_weights(
     seed: u64,
     device: &Device,
 ) -> Result<StateDict, ModelError> {
-    let empty = StateDict::default();
-    let w = WeightLoader::new(&empty, device);
-    Detector::load(&w, detector)?;
-    MaskHead::load(&w, "roi_heads", detector.fpn_channels, &detector.roi_heads);
     let last_block_bn = if detector.backbone.uses_bottleneck() {
         "bn3"
     } else {
@@ -79,7 +73,7 @@ pub fn initial_segmentation_weights(
     };
 
     let mut weights = StateDict::default();
-    for (name, shape) in w.requested() {
+    for (name, shape) in architecture(ModelKind::Segmentation, detector, device)? {
         let n: usize = shape.iter().product();
         let mut rng = SplitMix::new(crate::model::name_seed(&name, seed));
         let data = match rule(&name, &shape, last_block_bn) {

@@ -102,9 +102,7 @@ pub async fn segmentation_losses(
     let input = &example.input;
     let truth = &example.truth;
     let detector = &modules.detector;
-    let features = detector
-        .fpn
-        .forward(detector.body.forward(input.tensor.clone()));
+    let features = detector.features(input.tensor.clone());
     let device = features[0].device();
 
     // RPN: head outputs of every level, concatenated in anchor order.
@@ -132,14 +130,7 @@ pub async fn segmentation_losses(
     .div_scalar(sampled);
 
     // Proposals (no gradient flows through their selection, as in torchvision).
-    let detached = levels
-        .into_iter()
-        .map(|l| RpnLevelOutput {
-            objectness: l.objectness.detach(),
-            deltas: l.deltas.detach(),
-            size: l.size,
-        })
-        .collect();
+    let detached = levels.iter().map(RpnLevelOutput::detach).collect();
     let proposals = select_proposals(
         detached,
         anchors,
@@ -154,18 +145,15 @@ pub async fn segmentation_losses(
     let coder = BoxCoder::new(roi.box_coder_weights);
     let targets = roi_targets(&proposals.boxes, truth, train, &coder, rng);
     let n_rois = targets.rois.len();
-    let pooled = multiscale_roi_align(
-        &features,
-        &targets.rois,
-        input.resized,
-        roi.box_pool_size,
-        roi.sampling_ratio,
-        RoiAlignMode::Device,
-    )
-    .await?;
     let (class_logits, box_regression) = detector
-        .box_predictor
-        .forward(detector.box_head.forward(pooled));
+        .box_outputs(
+            &features,
+            &targets.rois,
+            input.resized,
+            roi,
+            RoiAlignMode::Device,
+        )
+        .await?;
     let roi_class = cross_entropy(class_logits, ints(targets.labels.clone(), &device));
 
     let p = targets.positives;

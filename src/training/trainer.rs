@@ -2,8 +2,7 @@
 //! the parameters' checkpoint names for writing the result back.
 
 use burn::module::Module;
-use burn::optim::decay::WeightDecayConfig;
-use burn::optim::{AdamConfig, GradientsParams, ModuleOptimizer};
+use burn::optim::{GradientsParams, ModuleOptimizer};
 
 use super::config::SegmentationTrainingConfig;
 use super::step::{LossTerms, SegmentationModules, TrainingExample, segmentation_losses};
@@ -54,17 +53,12 @@ impl SegmentationTrainer {
             mask_head,
         };
         let modules = set_trainable(modules, &names, |name| !is_bn_statistic(name)).train();
-        let optimizer = AdamConfig::new()
-            .with_weight_decay(Some(WeightDecayConfig::new(train.weight_decay as f32)))
-            .init();
+        let optimizer = crate::nn::adam(train.weight_decay);
         Ok(Self {
             modules: Some(modules),
             names,
             optimizer,
-            anchors: AnchorGenerator::new(
-                &model.detector.rpn.anchor_sizes,
-                &model.detector.rpn.aspect_ratios,
-            ),
+            anchors: model.detector.rpn.anchor_generator(),
             rng: SplitMix::new(train.seed ^ 0x5EED),
             model,
             train,

@@ -10,8 +10,8 @@ use clap::{Args, ValueEnum};
 use ct_mask_net::config::ClassificationConfig;
 use ct_mask_net::evaluation::ConfusionMatrix;
 use ct_mask_net::finetune::{
-    Evaluation, FinetuneConfig, HeadsBnTrainer, HeadsTrainer, LabelledFile, labelled_files,
-    stratified_split, with_new_s,
+    Evaluation, FinetuneConfig, HeadsBnTrainer, HeadsTrainer, LabelledFile, improves_on,
+    labelled_files, stratified_split, with_new_s,
 };
 use ct_mask_net::imaging::decode_slice;
 use ct_mask_net::importer::{StateDict, write_safetensors};
@@ -174,10 +174,7 @@ impl Best {
         weights: impl FnOnce() -> Result<StateDict, String>,
     ) -> Result<(), String> {
         let accuracy = val.confusion.accuracy().unwrap_or(0.0);
-        if epoch == 0
-            || accuracy > self.accuracy
-            || (accuracy == self.accuracy && val.loss < self.loss)
-        {
+        if epoch == 0 || improves_on(accuracy, val.loss, (self.accuracy, self.loss)) {
             *self = Best {
                 epoch,
                 accuracy,

@@ -144,9 +144,7 @@ pub fn run(args: TrainSegmentationArgs) -> Result<ExitCode, String> {
     let mut done = 0usize;
     for epoch in first_epoch + 1..=args.epochs {
         let mut order: Vec<usize> = (0..slices.len()).collect();
-        for i in (1..order.len()).rev() {
-            order.swap(i, rng.below(i + 1));
-        }
+        rng.shuffle(&mut order);
         let mut sums = [0.0f64; 5];
         for (k, &i) in order.iter().enumerate() {
             if done >= total_steps {
