@@ -12,7 +12,7 @@ use web_time::Instant;
 
 use crate::box_ops::rescale;
 use crate::classifier::ranked_boxes;
-use crate::config::{ClassificationConfig, SegmentationConfig};
+use crate::config::{ClassificationConfig, DetectorConfig, SegmentationConfig};
 use crate::error::ModelError;
 use crate::importer::{DetectorSharing, StateDict, detector_sharing};
 use crate::mask_head::paste_mask;
@@ -132,29 +132,54 @@ pub struct Analyzer {
 }
 
 impl Analyzer {
-    /// Builds the models from a classifier checkpoint and, optionally, a segmentation one.
+    /// Builds the models from a classifier checkpoint and, optionally, a segmentation one, each
+    /// with its detector settings ([`crate::model::detector_config`] reads them from a file).
+    /// One detector pass serves both only when their detector weights and settings are equal.
     pub fn new(
         classifier: &StateDict,
-        segmenter: Option<&StateDict>,
+        classifier_detector: DetectorConfig,
+        segmenter: Option<(&StateDict, DetectorConfig)>,
         device: &Device,
     ) -> Result<Self, ModelError> {
-        let config = ClassificationConfig::new().with_detector(infer_detector_config(classifier));
+        let sharing = segmenter.as_ref().map(|(weights, detector)| {
+            let same_settings = serde_json::to_value(detector).ok()
+                == serde_json::to_value(&classifier_detector).ok();
+            if same_settings {
+                detector_sharing(classifier, weights)
+            } else {
+                DetectorSharing::Different
+            }
+        });
+        let config = ClassificationConfig::new().with_detector(classifier_detector);
         let classifier_model = ClassificationModel::load(classifier, config, device)?;
         let segmenter_model = segmenter
-            .map(|weights| {
-                let config =
-                    SegmentationConfig::new().with_detector(infer_detector_config(weights));
-                SegmentationModel::load(weights, config, device)
+            .map(|(weights, detector)| {
+                SegmentationModel::load(weights, SegmentationConfig::new().with_detector(detector), device)
             })
             .transpose()?;
         Ok(Self {
             classifier: classifier_model,
             segmenter: segmenter_model,
-            sharing: segmenter.map(|s| detector_sharing(classifier, s)),
+            sharing,
             transform: TransformConfig::default(),
             min_score: 0.5,
             device: device.clone(),
         })
+    }
+
+    /// [`Self::new`] with the paper's detector settings and the backbone read from the tensors
+    /// (the authors' files, the placeholder).
+    pub fn with_paper_settings(
+        classifier: &StateDict,
+        segmenter: Option<&StateDict>,
+        device: &Device,
+    ) -> Result<Self, ModelError> {
+        Self::new(
+            classifier,
+            infer_detector_config(classifier),
+            segmenter.map(|s| (s, infer_detector_config(s))),
+            device,
+        )
     }
 
     /// Analyses one decoded slice.

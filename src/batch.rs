@@ -8,7 +8,7 @@ use serde_json::{Value, json};
 
 use crate::engine::AnalysedSlice;
 use crate::evaluation::{ConfusionMatrix, argmax};
-use crate::finetune::{class_from_name, stratified_split};
+use crate::finetune::{class_from_name, patient_from_name, stratified_split};
 
 /// Where a file of the batch stands.
 #[derive(Debug, Clone, PartialEq)]
@@ -76,7 +76,9 @@ pub struct LabelledRow {
 }
 
 /// The labelled rows in order of arrival with their split: seeded and stratified by class
-/// ([`VALIDATION_FRACTION`] of each class), then the user's per-row choices.
+/// ([`VALIDATION_FRACTION`] of each class's patients: slices whose names identify the same
+/// patient, see [`patient_from_name`], stay on one side, unless a class then gets no
+/// validation slice: then slices are split one by one), then the user's per-row choices.
 pub fn labelled_split(rows: &[Row], seed: u64) -> Vec<LabelledRow> {
     let mut labelled: Vec<&Row> = rows.iter().filter(|r| r.label.is_some()).collect();
     labelled.sort_by_key(|r| r.id);
@@ -84,7 +86,20 @@ pub fn labelled_split(rows: &[Row], seed: u64) -> Vec<LabelledRow> {
         .iter()
         .map(|r| r.label.unwrap_or(0) as usize)
         .collect();
-    let (_, validation) = stratified_split(&classes, None, VALIDATION_FRACTION, seed);
+    let patients: Vec<String> = labelled
+        .iter()
+        .map(|r| patient_from_name(&r.name).unwrap_or_else(|| format!("#{}", r.id)))
+        .collect();
+    let (_, by_patient) = stratified_split(&classes, Some(&patients), VALIDATION_FRACTION, seed);
+    // Keep patients whole only when that still validates every class with two or more slices
+    // (a class of one patient would otherwise have no validation slice at all).
+    let validates = |class: usize| by_patient.iter().any(|&i| classes[i] == class);
+    let count = |class: usize| classes.iter().filter(|&&c| c == class).count();
+    let validation = if (0..3).all(|c| count(c) < 2 || validates(c)) {
+        by_patient
+    } else {
+        stratified_split(&classes, None, VALIDATION_FRACTION, seed).1
+    };
     labelled
         .iter()
         .enumerate()

@@ -36,6 +36,20 @@ impl Default for TransformConfig {
     }
 }
 
+impl TransformConfig {
+    /// This transform with the shorter side of an `h x w` image resized by `factor` (about)
+    /// instead of to `min_size`: `factor = 1.0` keeps the image's own pixel size, with no
+    /// resampling at all. The longer side is not capped.
+    pub fn scaled_by(&self, h: usize, w: usize, factor: f64) -> Self {
+        let short = h.min(w).max(1) as f64;
+        TransformConfig {
+            min_size: ((short * factor).round() as usize).max(1),
+            max_size: usize::MAX / 2,
+            ..self.clone()
+        }
+    }
+}
+
 /// A transformed image, ready for the backbone.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Preprocessed {
@@ -343,5 +357,20 @@ mod tests {
         let empty = preprocess(&RgbImage::new(0, 0), &cfg);
         assert!(empty.data.is_empty());
         assert_eq!(empty.padded, [0, 0]);
+    }
+
+    #[test]
+    fn scaled_by_keeps_or_rescales_the_pixel_size() {
+        let cfg = TransformConfig::default();
+        let img = RgbImage::from_pixel(300, 200, image::Rgb([10, 20, 30]));
+        let same = preprocess(&img, &cfg.scaled_by(200, 300, 1.0));
+        assert_eq!(same.scale, 1.0);
+        assert_eq!(same.resized, [200, 300]);
+        assert_eq!(same.padded, [224, 320]);
+        let half = preprocess(&img, &cfg.scaled_by(200, 300, 0.5));
+        assert_eq!(half.resized, [100, 150]);
+        // A long thin slice is not capped at max_size.
+        let wide = cfg.scaled_by(100, 3000, 1.0);
+        assert_eq!(resize_plan(100, 3000, &wide), (1.0, 100, 3000));
     }
 }

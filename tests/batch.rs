@@ -199,3 +199,53 @@ fn labels_come_from_names_and_the_split_is_stratified_seeded_and_overridable() {
         2
     );
 }
+
+/// Slices named after their patient stay on one side of the split; with one patient in a
+/// class the split falls back to single slices so that every class is still validated.
+#[test]
+fn the_split_keeps_patients_whole_when_it_can() {
+    use ct_mask_net::batch::labelled_split;
+    use ct_mask_net::finetune::patient_from_name;
+
+    // Five COVID patients with four slices each, five normal patients with two.
+    let mut rows = Vec::new();
+    for p in 0..5 {
+        for k in 0..4 {
+            let id = rows.len();
+            rows.push(done(id, &format!("NCP_{p}_100_{k:04}.png"), [0.0, 0.0, 1.0], None, 1.0));
+        }
+        for k in 0..2 {
+            let id = rows.len();
+            rows.push(done(id, &format!("Normal_{p}_7_{k:04}.png"), [0.0, 0.0, 1.0], None, 1.0));
+        }
+    }
+    for seed in 0..6 {
+        let split = labelled_split(&rows, seed);
+        let mut val_patients = std::collections::BTreeMap::<String, (usize, usize)>::new();
+        for l in &split {
+            let patient = patient_from_name(&rows[l.id].name).unwrap();
+            let e = val_patients.entry(patient).or_default();
+            if l.validation {
+                e.0 += 1;
+            } else {
+                e.1 += 1;
+            }
+        }
+        assert!(
+            val_patients.values().all(|(v, t)| *v == 0 || *t == 0),
+            "seed {seed}: a patient is on both sides: {val_patients:?}"
+        );
+        for class in [0u8, 2] {
+            assert!(split.iter().any(|l| l.label == class && l.validation));
+        }
+    }
+
+    // One pneumonia patient with three slices: the split goes slice by slice.
+    for k in 0..3 {
+        let id = rows.len();
+        rows.push(done(id, &format!("CP_9_1_{k:04}.png"), [0.0, 0.0, 1.0], None, 1.0));
+    }
+    let split = labelled_split(&rows, 0);
+    assert!(split.iter().any(|l| l.label == 1 && l.validation));
+    assert!(split.iter().any(|l| l.label == 1 && !l.validation));
+}

@@ -199,7 +199,7 @@ fn cli_and_library_agree_and_the_shared_pass_changes_nothing() {
     let input = classification_input(&image, &TransformConfig::default(), &device);
     let direct = pollster::block_on(model.run(&input)).unwrap();
 
-    let analyzer = Analyzer::new(&f.classifier, Some(&f.segmenter), &device).unwrap();
+    let analyzer = Analyzer::with_paper_settings(&f.classifier, Some(&f.segmenter), &device).unwrap();
     let shared = pollster::block_on(analyzer.analyze(&image)).unwrap();
     assert!(shared.report.shared_detector_pass);
     assert_eq!(
@@ -406,8 +406,8 @@ fn train_and_evaluate_segmentation_from_the_command_line() {
     assert_eq!(report["slices"], 1);
     assert_eq!(report["classes"][1]["objects"], 1);
 
-    // Commands that build models from tensors alone refuse other anchors instead of using the
-    // paper's silently.
+    // predict builds the segmentation model with the file's anchors: the lesion found is the
+    // same as evaluate-segmentation's best detection.
     let cls = fixture().dir.join("cls.safetensors");
     let predicted = run(&[
         "predict",
@@ -421,8 +421,48 @@ fn train_and_evaluate_segmentation_from_the_command_line() {
             .to_str()
             .unwrap(),
     ]);
-    assert!(!predicted.status.success());
-    assert!(String::from_utf8_lossy(&predicted.stderr).contains("anchor sizes"));
+    assert!(
+        predicted.status.success(),
+        "{}",
+        String::from_utf8_lossy(&predicted.stderr)
+    );
+    let line = &json_lines(&predicted)[0];
+    assert!(!line["detections"].is_null(), "{line}");
+
+    // finetune starts from the segmentation model: its detector, a new S, its anchors kept.
+    let tuned = fixture().dir.join("from-seg.safetensors");
+    let labelled = fixture().dir.join("from-seg-data");
+    for class in ["covid", "normal"] {
+        std::fs::create_dir_all(labelled.join(class)).unwrap();
+        for k in 0..2 {
+            image.save(labelled.join(class).join(format!("{k}.png"))).unwrap();
+        }
+    }
+    let finetuned = run(&[
+        "finetune",
+        "--weights",
+        last.to_str().unwrap(),
+        "--train",
+        labelled.to_str().unwrap(),
+        "--epochs",
+        "1",
+        "--out",
+        tuned.to_str().unwrap(),
+    ]);
+    assert!(
+        finetuned.status.success(),
+        "{}",
+        String::from_utf8_lossy(&finetuned.stderr)
+    );
+    let stderr = String::from_utf8_lossy(&finetuned.stderr);
+    assert!(stderr.contains("new module S"), "{stderr}");
+    let back = ct_mask_net::importer::read_checkpoint(&std::fs::read(&tuned).unwrap()).unwrap();
+    assert!(back.metadata["config"].contains("[16.0,32.0,64.0,128.0,256.0]"));
+    let seg = ct_mask_net::importer::read_checkpoint(&std::fs::read(&last).unwrap()).unwrap();
+    assert_eq!(
+        ct_mask_net::importer::detector_sharing(&back.weights, &seg.weights),
+        ct_mask_net::importer::DetectorSharing::Identical
+    );
 
     let bad = run(&[
         "train-segmentation",

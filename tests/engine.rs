@@ -408,10 +408,11 @@ fn the_engine_fine_tunes_s_and_hands_back_a_file_that_reloads() {
     }
 }
 
-/// A checkpoint whose saved settings use other anchors than the paper's is refused with the
-/// reason, and the active model stays.
+/// A checkpoint whose saved settings use other anchors than the paper's is built with them;
+/// one whose settings contradict its tensors is refused with the reason, and the active model
+/// stays.
 #[test]
-fn weights_trained_with_other_anchors_are_refused() {
+fn saved_anchors_are_used_and_contradicting_settings_refused() {
     let mut e = engine();
     assert!(matches!(
         block_on(e.handle(Request::UsePlaceholder)),
@@ -428,7 +429,30 @@ fn weights_trained_with_other_anchors_are_refused() {
     let mut meta = BTreeMap::new();
     meta.insert(
         "config".to_string(),
-        r#"{"detector":{"rpn":{"anchor_sizes":[16.0,32.0,64.0,128.0,256.0]}}}"#.to_string(),
+        serde_json::to_string(&ct_mask_net::config::ClassificationConfig::new().with_detector(
+            detector.clone().with_rpn(
+                ct_mask_net::rpn::RpnConfig::new()
+                    .with_anchor_sizes(vec![16.0, 32.0, 64.0, 128.0, 256.0]),
+            ),
+        ))
+        .unwrap(),
+    );
+    let bytes = write_safetensors(&weights, true, &meta).unwrap();
+    match block_on(e.handle(Request::LoadWeights(vec![(
+        "mine.safetensors".into(),
+        bytes,
+    )]))) {
+        Reply::ModelReady(info) => assert!(info.label.contains("mine.safetensors"), "{info:?}"),
+        other => panic!("{other:?}"),
+    }
+    expect_slice(analyse(&mut e, "a.png", fixture_slice()));
+
+    let mut wrong = detector.clone();
+    wrong.backbone.depth = 34;
+    meta.insert(
+        "config".to_string(),
+        serde_json::to_string(&ct_mask_net::config::ClassificationConfig::new().with_detector(wrong))
+            .unwrap(),
     );
     let bytes = write_safetensors(&weights, true, &meta).unwrap();
     match block_on(e.handle(Request::LoadWeights(vec![(
@@ -437,7 +461,7 @@ fn weights_trained_with_other_anchors_are_refused() {
     )]))) {
         Reply::WeightsRefused(message) => {
             assert!(
-                message.contains("mine.safetensors") && message.contains("anchor sizes"),
+                message.contains("mine.safetensors") && message.contains("ResNet-34"),
                 "{message}"
             )
         }

@@ -176,6 +176,12 @@ impl Engine {
         metadata.insert("format".to_string(), "ct-mask-net".to_string());
         metadata.insert("model".to_string(), "classification".to_string());
         metadata.insert("finetuned_mode".to_string(), "heads".to_string());
+        let config = crate::config::ClassificationConfig::new()
+            .with_detector(active.classifier_detector.clone());
+        metadata.insert(
+            "config".to_string(),
+            serde_json::to_string(&config).map_err(|e| e.to_string())?,
+        );
         metadata.insert("best_epoch".to_string(), session.best_epoch().to_string());
         metadata.insert("train_slices".to_string(), session.train_count.to_string());
         if active.placeholder_segmenter {
@@ -186,6 +192,7 @@ impl Engine {
         let merged = std::rc::Rc::new(merged);
         let (analyzer, active) = models::build(
             merged.clone(),
+            active.classifier_detector.clone(),
             active.segmenter.clone(),
             active.placeholder_segmenter,
             &self.compute.device,
@@ -193,6 +200,7 @@ impl Engine {
         self.user.classifier = Some(UserCheckpoint {
             file: FINE_TUNED_FILE.to_string(),
             weights: merged,
+            detector: active.classifier_detector.clone(),
         });
         let info = self.user.info_with(active.placeholder_segmenter);
         self.analyzer = Some(analyzer);

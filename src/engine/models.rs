@@ -13,7 +13,7 @@ use crate::analysis::Analyzer;
 use crate::backbone::BackboneConfig;
 use crate::config::DetectorConfig;
 use crate::importer::{StateDict, read_checkpoint};
-use crate::model::{ModelKind, check_paper_anchors, synthetic_weights};
+use crate::model::{ModelKind, detector_config, synthetic_weights};
 
 /// Seed of the placeholder weights. Both models use it, so their detectors are identical and
 /// one detector pass serves both.
@@ -30,6 +30,8 @@ pub struct UserCheckpoint {
     pub file: String,
     /// Its weights.
     pub weights: Rc<StateDict>,
+    /// Its detector settings (from the file's `config`, else the paper's).
+    pub detector: DetectorConfig,
 }
 
 /// The user's checkpoints behind the active model (both `None` with the placeholder).
@@ -89,22 +91,28 @@ pub fn placeholder_info() -> ModelInfo {
 pub struct ActiveWeights {
     /// The classifier's tensors.
     pub classifier: Rc<StateDict>,
-    /// The segmentation model's tensors, if any.
-    pub segmenter: Option<Rc<StateDict>>,
+    /// The classifier's detector settings.
+    pub classifier_detector: DetectorConfig,
+    /// The segmentation model's tensors and detector settings, if any.
+    pub segmenter: Option<(Rc<StateDict>, DetectorConfig)>,
     /// Whether the segmentation model is the built-in placeholder.
     pub placeholder_segmenter: bool,
 }
 
+/// The placeholder's detector: ResNet-18, the paper's settings.
+fn placeholder_detector() -> DetectorConfig {
+    DetectorConfig::new().with_backbone(BackboneConfig::new().with_depth(18))
+}
+
 /// The placeholder's segmentation weights.
 fn placeholder_segmenter(device: &Device) -> Result<StateDict, String> {
-    let detector = DetectorConfig::new().with_backbone(BackboneConfig::new().with_depth(18));
-    synthetic_weights(ModelKind::Segmentation, &detector, PLACEHOLDER_SEED, device)
+    synthetic_weights(ModelKind::Segmentation, &placeholder_detector(), PLACEHOLDER_SEED, device)
         .map_err(|e| e.to_string())
 }
 
 /// The placeholder: ResNet-18 detector, classifier and segmentation model, seeded.
 pub fn placeholder(device: &Device) -> Result<(Analyzer, ActiveWeights), String> {
-    let detector = DetectorConfig::new().with_backbone(BackboneConfig::new().with_depth(18));
+    let detector = placeholder_detector();
     let classifier = synthetic_weights(
         ModelKind::Classification,
         &detector,
@@ -113,11 +121,17 @@ pub fn placeholder(device: &Device) -> Result<(Analyzer, ActiveWeights), String>
     )
     .map_err(|e| e.to_string())?;
     let segmenter = placeholder_segmenter(device)?;
-    let analyzer =
-        Analyzer::new(&classifier, Some(&segmenter), device).map_err(|e| e.to_string())?;
+    let analyzer = Analyzer::new(
+        &classifier,
+        detector.clone(),
+        Some((&segmenter, detector.clone())),
+        device,
+    )
+    .map_err(|e| e.to_string())?;
     let active = ActiveWeights {
         classifier: Rc::new(classifier),
-        segmenter: Some(Rc::new(segmenter)),
+        classifier_detector: detector.clone(),
+        segmenter: Some((Rc::new(segmenter), detector)),
         placeholder_segmenter: true,
     };
     Ok((analyzer, active))
@@ -126,16 +140,23 @@ pub fn placeholder(device: &Device) -> Result<(Analyzer, ActiveWeights), String>
 /// A model from a classifier and an optional segmenter, remembering what it was built from.
 pub fn build(
     classifier: Rc<StateDict>,
-    segmenter: Option<Rc<StateDict>>,
+    classifier_detector: DetectorConfig,
+    segmenter: Option<(Rc<StateDict>, DetectorConfig)>,
     placeholder_segmenter: bool,
     device: &Device,
 ) -> Result<(Analyzer, ActiveWeights), String> {
-    let analyzer = Analyzer::new(&classifier, segmenter.as_deref(), device)
-        .map_err(|e| format!("these weights do not fit the model: {e}"))?;
+    let analyzer = Analyzer::new(
+        &classifier,
+        classifier_detector.clone(),
+        segmenter.as_ref().map(|(w, d)| (w.as_ref(), d.clone())),
+        device,
+    )
+    .map_err(|e| format!("these weights do not fit the model: {e}"))?;
     Ok((
         analyzer,
         ActiveWeights {
             classifier,
+            classifier_detector,
             segmenter,
             placeholder_segmenter,
         },
@@ -162,7 +183,8 @@ pub fn user_model(
         let checkpoint = read_checkpoint(&bytes).map_err(|e| format!("{name}: {e}"))?;
         drop(bytes);
         let kind = ModelKind::detect(&checkpoint.weights).map_err(|e| format!("{name}: {e}"))?;
-        check_paper_anchors(&checkpoint.metadata).map_err(|e| format!("{name}: {e}"))?;
+        let detector = detector_config(&checkpoint.weights, &checkpoint.metadata)
+            .map_err(|e| format!("{name}: {e}"))?;
         if seen.contains(&kind) {
             return Err(format!(
                 "two {} checkpoints were chosen; choose at most one of each kind",
@@ -179,6 +201,7 @@ pub fn user_model(
         let loaded = Some(UserCheckpoint {
             file: name,
             weights: Rc::new(checkpoint.weights),
+            detector,
         });
         match kind {
             ModelKind::Classification => weights.classifier = loaded,
@@ -195,10 +218,19 @@ pub fn user_model(
     };
     // A classifier fine-tuned over the placeholder comes back with the placeholder's lesions.
     let (segmenter, placeholder) = match &weights.segmenter {
-        Some(s) => (Some(s.weights.clone()), false),
-        None if pairs_with_placeholder => (Some(Rc::new(placeholder_segmenter(device)?)), true),
+        Some(s) => (Some((s.weights.clone(), s.detector.clone())), false),
+        None if pairs_with_placeholder => (
+            Some((Rc::new(placeholder_segmenter(device)?), placeholder_detector())),
+            true,
+        ),
         None => (None, false),
     };
-    let (analyzer, active) = build(classifier.weights.clone(), segmenter, placeholder, device)?;
+    let (analyzer, active) = build(
+        classifier.weights.clone(),
+        classifier.detector.clone(),
+        segmenter,
+        placeholder,
+        device,
+    )?;
     Ok((analyzer, weights, active))
 }

@@ -23,6 +23,18 @@ pub fn class_from_name(name: &str) -> Option<usize> {
     }
 }
 
+/// The patient a slice's name identifies, when it follows COVIDx-CT
+/// (`<class>_<patient>_<scan>_<slice>`) or COVID-CT-MD (`<class>_<patient>_<slice>`): the
+/// second `_`-separated word, with the class word, e.g. `CP_0_3131_0140.png` -> `cp_0`,
+/// `COVID-19_P001_000.png` -> `covid-19_p001`. `None` for names with fewer than three words
+/// or without a class, which then count as a patient each.
+pub fn patient_from_name(name: &str) -> Option<String> {
+    class_from_name(name)?;
+    let stem = name.rsplit_once('.').map_or(name, |(s, _)| s).to_ascii_lowercase();
+    let words: Vec<&str> = stem.split('_').collect();
+    (words.len() >= 3 && !words[1].is_empty()).then(|| format!("{}_{}", words[0], words[1]))
+}
+
 #[cfg(not(target_arch = "wasm32"))]
 pub use native::{LabelledFile, labelled_files};
 
@@ -123,5 +135,18 @@ mod tests {
         assert_eq!(class_from_name("Pneumonia"), Some(PNEUMONIA));
         assert_eq!(class_from_name("scan_001.png"), None);
         assert_eq!(class_from_name("NCPX_1.png"), None);
+    }
+
+    #[test]
+    fn patients_from_both_naming_schemes() {
+        assert_eq!(patient_from_name("CP_0_3131_0140.png").as_deref(), Some("cp_0"));
+        assert_eq!(patient_from_name("NCP_96_1328_0032.png").as_deref(), Some("ncp_96"));
+        assert_eq!(
+            patient_from_name("COVID-19_P001_000.png").as_deref(),
+            Some("covid-19_p001")
+        );
+        assert_eq!(patient_from_name("CAP_cap001_005.png").as_deref(), Some("cap_cap001"));
+        assert_eq!(patient_from_name("covid_3.png"), None);
+        assert_eq!(patient_from_name("scan_1_2.png"), None);
     }
 }

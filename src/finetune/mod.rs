@@ -5,7 +5,7 @@
 mod labels;
 mod split;
 
-pub use labels::{COVID, NORMAL, PNEUMONIA, class_from_name};
+pub use labels::{COVID, NORMAL, PNEUMONIA, class_from_name, patient_from_name};
 #[cfg(not(target_arch = "wasm32"))]
 pub use labels::{LabelledFile, labelled_files};
 pub use split::stratified_split;
@@ -13,7 +13,9 @@ pub use split::stratified_split;
 mod config;
 mod heads;
 mod heads_bn;
+mod start;
 
 pub use config::FinetuneConfig;
 pub use heads::{Evaluation, HeadsTrainer, evaluate_s, improves_on, with_new_s};
+pub use start::classifier_from_segmentation;
 pub use heads_bn::{ClassifierModules, HeadsBnTrainer, classifier_logits, ranked_tensor};

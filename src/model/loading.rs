@@ -1,5 +1,7 @@
 //! Recognising what a checkpoint holds: which model, which ResNet, how truncated.
 
+use std::collections::BTreeMap;
+
 use crate::backbone::BackboneConfig;
 use crate::config::DetectorConfig;
 use crate::error::ModelError;
@@ -65,35 +67,86 @@ pub fn infer_detector_config(weights: &StateDict) -> DetectorConfig {
     DetectorConfig::new().with_backbone(backbone)
 }
 
-/// Refuses a checkpoint whose saved settings (the `config` our files carry) use anchors other
-/// than the paper's: the tensors cannot tell them apart, and the models built from tensors
-/// alone would use the paper's anchors and give wrong boxes without a word. The commands that
-/// read the settings (`evaluate-segmentation`, `train-segmentation --resume`) do not call this.
-pub fn check_paper_anchors(
-    metadata: &std::collections::BTreeMap<String, String>,
-) -> Result<(), ModelError> {
+/// The detector settings of a checkpoint: the `config` this project's files carry (anchors and
+/// the other settings tensor shapes cannot reveal), checked against the backbone the tensors
+/// show; for files without it (the authors'), the paper's settings with the inferred backbone.
+///
+/// Errors: settings that cannot be read, a backbone other than the tensors', or anchors that
+/// are not positive finite sizes and ratios.
+pub fn detector_config(
+    weights: &StateDict,
+    metadata: &BTreeMap<String, String>,
+) -> Result<DetectorConfig, ModelError> {
+    let inferred = infer_detector_config(weights);
     let Some(text) = metadata.get("config") else {
-        return Ok(());
+        return Ok(inferred);
     };
-    let Ok(value) = serde_json::from_str::<serde_json::Value>(text) else {
-        return Ok(());
+    let unreadable = |e: String| {
+        ModelError::UnsupportedConfig(format!("the file's model settings cannot be read ({e})"))
     };
-    let rpn = &value["detector"]["rpn"];
-    let paper = crate::rpn::RpnConfig::new();
-    let floats = |v: &serde_json::Value| -> Option<Vec<f32>> {
-        v.as_array()?
-            .iter()
-            .map(|x| x.as_f64().map(|f| f as f32))
-            .collect()
-    };
-    let sizes = floats(&rpn["anchor_sizes"]).unwrap_or_else(|| paper.anchor_sizes.clone());
-    let ratios = floats(&rpn["aspect_ratios"]).unwrap_or_else(|| paper.aspect_ratios.clone());
-    if sizes != paper.anchor_sizes || ratios != paper.aspect_ratios {
+    let value: serde_json::Value = serde_json::from_str(text).map_err(|e| unreadable(e.to_string()))?;
+    let config: DetectorConfig = serde_json::from_value(value["detector"].clone())
+        .map_err(|e| unreadable(e.to_string()))?;
+    let (ours, theirs) = (&config.backbone, &inferred.backbone);
+    if (ours.depth, ours.truncation) != (theirs.depth, theirs.truncation) {
         return Err(ModelError::UnsupportedConfig(format!(
-            "these weights were trained with anchor sizes {sizes:?} and aspect ratios {ratios:?}; \
-             only the paper's anchors ({:?}, {:?}) can be used here so far",
-            paper.anchor_sizes, paper.aspect_ratios
+            "the file's settings say ResNet-{} (truncation {}) but its tensors are ResNet-{} \
+             (truncation {})",
+            ours.depth, ours.truncation, theirs.depth, theirs.truncation
         )));
     }
-    Ok(())
+    let rpn = &config.rpn;
+    let valid = |v: &[f32]| !v.is_empty() && v.iter().all(|x| x.is_finite() && *x > 0.0);
+    if !valid(&rpn.anchor_sizes) || !valid(&rpn.aspect_ratios) {
+        return Err(ModelError::UnsupportedConfig(format!(
+            "the file's anchors are not usable (sizes {:?}, aspect ratios {:?})",
+            rpn.anchor_sizes, rpn.aspect_ratios
+        )));
+    }
+    Ok(config)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::SegmentationConfig;
+    use crate::model::synthetic_weights;
+
+    fn resnet18() -> (StateDict, DetectorConfig) {
+        let detector = DetectorConfig::new().with_backbone(BackboneConfig::new().with_depth(18));
+        let device = crate::backend::cpu().device;
+        let weights =
+            synthetic_weights(ModelKind::Segmentation, &detector, 1, &device).unwrap();
+        (weights, detector)
+    }
+
+    #[test]
+    fn detector_config_reads_saved_anchors_and_checks_them() {
+        let (weights, mut detector) = resnet18();
+        let mut metadata = BTreeMap::new();
+        assert_eq!(
+            detector_config(&weights, &metadata).unwrap().rpn.anchor_sizes,
+            crate::rpn::RpnConfig::new().anchor_sizes
+        );
+        detector.rpn.anchor_sizes = vec![8.0, 16.0, 32.0, 64.0, 128.0];
+        let saved = SegmentationConfig::new().with_detector(detector.clone());
+        metadata.insert("config".into(), serde_json::to_string(&saved).unwrap());
+        let read = detector_config(&weights, &metadata).unwrap();
+        assert_eq!(read.rpn.anchor_sizes, detector.rpn.anchor_sizes);
+        assert_eq!(read.backbone.depth, 18);
+
+        let mut wrong_depth = saved.clone();
+        wrong_depth.detector.backbone.depth = 50;
+        metadata.insert("config".into(), serde_json::to_string(&wrong_depth).unwrap());
+        let e = detector_config(&weights, &metadata).unwrap_err().to_string();
+        assert!(e.contains("ResNet-50") && e.contains("ResNet-18"), "{e}");
+
+        let mut bad_anchor = saved;
+        bad_anchor.detector.rpn.anchor_sizes = vec![16.0, -1.0];
+        metadata.insert("config".into(), serde_json::to_string(&bad_anchor).unwrap());
+        assert!(detector_config(&weights, &metadata).is_err());
+        metadata.insert("config".into(), "{not json".into());
+        let e = detector_config(&weights, &metadata).unwrap_err().to_string();
+        assert!(e.contains("cannot be read"), "{e}");
+    }
 }

@@ -3,6 +3,8 @@
 
 use burn::config::Config;
 
+use crate::transform::{TransformConfig, resize_plan};
+
 /// Training the Mask R-CNN (detector + mask head).
 #[derive(Config, Debug)]
 pub struct SegmentationTrainingConfig {
@@ -54,4 +56,57 @@ pub struct SegmentationTrainingConfig {
     /// Smooth-L1 transition point of both box losses (torchvision: 1/9).
     #[config(default = 0.111_111_11)]
     pub smooth_l1_beta: f32,
+    /// Not in the paper: `true` trains each slice at its own pixel size (times the jitter)
+    /// instead of resizing its shorter side to 512. The lung-cropped MedSeg slices then show
+    /// lesions at the pixel size they have in a full 512 x 512 slice, which is what the page
+    /// feeds the model at the paper's transform; it also halves the work per step.
+    #[config(default = false)]
+    pub native_scale: bool,
+    /// Not in the paper: each slice's resize factor is drawn log-uniformly from
+    /// `[1 / (1 + j), 1 + j]` around its base size (0 = no jitter).
+    #[config(default = 0.0)]
+    pub scale_jitter: f32,
+}
+
+impl SegmentationTrainingConfig {
+    /// The input transform of one `h x w` training slice, `unit` a uniform draw in `[0, 1)`
+    /// that picks the jittered scale.
+    pub fn transform_for(&self, base: &TransformConfig, h: usize, w: usize, unit: f32) -> TransformConfig {
+        let j = self.scale_jitter.max(0.0) as f64;
+        let jitter = if j > 0.0 {
+            let span = (1.0 + j).ln();
+            ((unit as f64 * 2.0 - 1.0) * span).exp()
+        } else {
+            1.0
+        };
+        if self.native_scale {
+            return base.scaled_by(h, w, jitter);
+        }
+        let (paper_scale, _, _) = resize_plan(h, w, base);
+        if jitter == 1.0 {
+            base.clone()
+        } else {
+            base.scaled_by(h, w, paper_scale * jitter)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn transform_for_native_and_jittered_scales() {
+        let base = TransformConfig::default();
+        let paper = SegmentationTrainingConfig::new();
+        assert_eq!(paper.transform_for(&base, 300, 400, 0.9), base);
+        let native = SegmentationTrainingConfig::new().with_native_scale(true);
+        assert_eq!(resize_plan(300, 400, &native.transform_for(&base, 300, 400, 0.9)).1, 300);
+        let jittered = native.clone().with_scale_jitter(0.25);
+        let (low, _, _) = resize_plan(300, 400, &jittered.transform_for(&base, 300, 400, 0.0));
+        let (high, _, _) = resize_plan(300, 400, &jittered.transform_for(&base, 300, 400, 0.999));
+        assert!((low - 0.8).abs() < 0.01 && (high - 1.25).abs() < 0.01, "{low} {high}");
+        let (mid, _, _) = resize_plan(300, 400, &jittered.transform_for(&base, 300, 400, 0.5));
+        assert!((mid - 1.0).abs() < 1e-9);
+    }
 }

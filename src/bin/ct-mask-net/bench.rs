@@ -8,7 +8,7 @@ use clap::Args;
 use ct_mask_net::config::{ClassificationConfig, SegmentationConfig};
 use ct_mask_net::imaging::decode_slice;
 use ct_mask_net::model::{
-    ClassificationModel, ModelKind, SegmentationModel, StageTimings, infer_detector_config,
+    ClassificationModel, ModelKind, SegmentationModel, StageTimings,
 };
 use ct_mask_net::pipeline::{classification_input, segmentation_input};
 use ct_mask_net::transform::TransformConfig;
@@ -62,17 +62,18 @@ pub fn run(args: BenchArgs) -> Result<ExitCode, String> {
 }
 
 fn bench_on(backend: &str, device: &Device, args: &BenchArgs) -> Result<(), String> {
-    let cls = weights::read_kind(&args.weights, ModelKind::Classification)?;
-    let seg = weights::read_kind(&args.segmentation_weights, ModelKind::Segmentation)?;
+    let (cls, cls_detector) = weights::read_kind(&args.weights, ModelKind::Classification)?;
+    let (seg, seg_detector) =
+        weights::read_kind(&args.segmentation_weights, ModelKind::Segmentation)?;
     let classifier = ClassificationModel::load(
         &cls.weights,
-        ClassificationConfig::new().with_detector(infer_detector_config(&cls.weights)),
+        ClassificationConfig::new().with_detector(cls_detector),
         device,
     )
     .map_err(|e| e.to_string())?;
     let segmenter = SegmentationModel::load(
         &seg.weights,
-        SegmentationConfig::new().with_detector(infer_detector_config(&seg.weights)),
+        SegmentationConfig::new().with_detector(seg_detector),
         device,
     )
     .map_err(|e| e.to_string())?;

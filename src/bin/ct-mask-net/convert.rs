@@ -9,7 +9,7 @@ use clap::Args;
 use ct_mask_net::config::{ClassificationConfig, SegmentationConfig};
 use ct_mask_net::importer::write_safetensors;
 use ct_mask_net::model::{
-    ClassificationModel, ModelKind, SegmentationModel, infer_detector_config,
+    ClassificationModel, ModelKind, SegmentationModel, detector_config,
 };
 
 use crate::weights;
@@ -29,9 +29,8 @@ pub fn run(args: ConvertArgs) -> Result<ExitCode, String> {
     let checkpoint = weights::read(&args.input)?;
     let sd = &checkpoint.weights;
     let kind = ModelKind::detect(sd).map_err(|e| format!("{}: {e}", args.input.display()))?;
-    ct_mask_net::model::check_paper_anchors(&checkpoint.metadata)
+    let detector = detector_config(sd, &checkpoint.metadata)
         .map_err(|e| format!("{}: {e}", args.input.display()))?;
-    let detector = infer_detector_config(sd);
 
     // Build the model once: this checks every tensor's name and shape before anything is written.
     let device = Device::flex();
@@ -52,7 +51,8 @@ pub fn run(args: ConvertArgs) -> Result<ExitCode, String> {
         }
     };
 
-    let mut metadata = BTreeMap::new();
+    // Our own files keep their provenance (epoch, losses, input scale, ...).
+    let mut metadata: BTreeMap<String, String> = checkpoint.metadata.clone();
     metadata.insert("format".to_string(), "ct-mask-net".to_string());
     metadata.insert("model".to_string(), kind.name().to_string());
     metadata.insert("config".to_string(), config_json);

@@ -14,6 +14,7 @@ use ct_mask_net::training::{instances, read_labelled_dir};
 use ct_mask_net::transform::TransformConfig;
 use web_time::Instant;
 
+use crate::train_segmentation::InputScale;
 use crate::weights;
 
 #[derive(Args)]
@@ -27,6 +28,10 @@ pub struct EvaluateSegmentationArgs {
     /// Lesion regions smaller than this many pixels are not objects (as in training).
     #[arg(long, default_value_t = 16)]
     min_pixels: usize,
+    /// Input size: `paper` (shorter side 512) or `native` (each slice's own pixel size).
+    /// Default: the scale the checkpoint was trained at (its `input_scale` setting).
+    #[arg(long, value_enum)]
+    scale: Option<InputScale>,
     /// Print the figures as one JSON object instead of a table.
     #[arg(long)]
     json: bool,
@@ -51,11 +56,19 @@ pub fn run(args: EvaluateSegmentationArgs) -> Result<ExitCode, String> {
     let model = SegmentationModel::load(&checkpoint.weights, config, &device)
         .map_err(|e| format!("{}: {e}", args.weights.display()))?;
     let slices = read_labelled_dir(&args.data).map_err(|e| e.to_string())?;
-    let transform = TransformConfig::default();
+    let scale = args
+        .scale
+        .unwrap_or_else(|| InputScale::of_checkpoint(&checkpoint.metadata));
+    let base = TransformConfig::default();
 
     let started = Instant::now();
     let mut eval = SegmentationEval::default();
     for (k, slice) in slices.iter().enumerate() {
+        let [h, w] = slice.mask.size;
+        let transform = match scale {
+            InputScale::Paper => base.clone(),
+            InputScale::Native => base.scaled_by(h, w, 1.0),
+        };
         let input = segmentation_input(&slice.image, &transform, &device);
         let result =
             pollster::block_on(model.run(&input)).map_err(|e| format!("{}: {e}", slice.name))?;
@@ -97,6 +110,7 @@ pub fn run(args: EvaluateSegmentationArgs) -> Result<ExitCode, String> {
             "data": args.data.display().to_string(),
             "slices": eval.len(),
             "min_pixels": args.min_pixels,
+            "input_scale": scale.name(),
             "classes": rows,
             "mean": {
                 "box_ap50": mean(&rows, |r| r.box_ap50),
@@ -109,9 +123,10 @@ pub fn run(args: EvaluateSegmentationArgs) -> Result<ExitCode, String> {
         return Ok(ExitCode::SUCCESS);
     }
     println!(
-        "{} slices of {}, objects = regions of at least {} pixels",
+        "{} slices of {} at {} scale, objects = regions of at least {} pixels",
         eval.len(),
         args.data.display(),
+        scale.name(),
         args.min_pixels
     );
     println!(

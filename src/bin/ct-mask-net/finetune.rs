@@ -10,12 +10,13 @@ use clap::{Args, ValueEnum};
 use ct_mask_net::config::ClassificationConfig;
 use ct_mask_net::evaluation::ConfusionMatrix;
 use ct_mask_net::finetune::{
-    Evaluation, FinetuneConfig, HeadsBnTrainer, HeadsTrainer, LabelledFile, improves_on,
-    labelled_files, stratified_split, with_new_s,
+    Evaluation, FinetuneConfig, HeadsBnTrainer, HeadsTrainer, LabelledFile,
+    classifier_from_segmentation, improves_on, labelled_files, patient_from_name,
+    stratified_split, with_new_s,
 };
 use ct_mask_net::imaging::decode_slice;
 use ct_mask_net::importer::{StateDict, write_safetensors};
-use ct_mask_net::model::{ClassificationModel, ModelKind, infer_detector_config};
+use ct_mask_net::model::{ClassificationModel, ModelKind};
 use ct_mask_net::pipeline::classification_input;
 use ct_mask_net::transform::TransformConfig;
 use web_time::Instant;
@@ -37,13 +38,15 @@ pub struct FinetuneArgs {
     #[arg(long)]
     train: PathBuf,
     /// Validation slices, laid out the same way. Without it a seeded, stratified 20% of the
-    /// training slices is held out.
+    /// training slices is held out, whole patients at a time where the names identify them
+    /// (NCP_<patient>_<scan>_<slice>, COVID-19_<patient>_<slice>).
     #[arg(long)]
     val: Option<PathBuf>,
     /// What trains.
     #[arg(long, value_enum, default_value = "heads")]
     mode: Mode,
-    /// The classifier to start from (ours or the authors' classification_model.pth).
+    /// The classifier to start from (ours or the authors' classification_model.pth), or a
+    /// segmentation model: its detector with a new, seeded module S.
     #[arg(long)]
     weights: PathBuf,
     /// Where to write the fine-tuned classifier (the best epoch by validation accuracy).
@@ -81,12 +84,38 @@ fn load_classifier(
     path: &Path,
     device: &Device,
 ) -> Result<(ClassificationModel, ct_mask_net::importer::StateDict), String> {
-    let checkpoint = weights::read_kind(path, ModelKind::Classification)?;
-    let config =
-        ClassificationConfig::new().with_detector(infer_detector_config(&checkpoint.weights));
+    let (checkpoint, detector) = weights::read_kind(path, ModelKind::Classification)?;
+    let config = ClassificationConfig::new().with_detector(detector);
     let model = ClassificationModel::load(&checkpoint.weights, config, device)
         .map_err(|e| format!("{}: {e}", path.display()))?;
     Ok((model, checkpoint.weights))
+}
+
+/// The classifier to fine-tune: `path` itself, or, for a segmentation model, its detector with
+/// a new S seeded by `seed`.
+fn starting_classifier(
+    path: &Path,
+    seed: u64,
+    device: &Device,
+) -> Result<(ClassificationModel, StateDict), String> {
+    let checkpoint = weights::read(path)?;
+    let kind =
+        ModelKind::detect(&checkpoint.weights).map_err(|e| format!("{}: {e}", path.display()))?;
+    if kind == ModelKind::Classification {
+        return load_classifier(path, device);
+    }
+    let detector = ct_mask_net::model::detector_config(&checkpoint.weights, &checkpoint.metadata)
+        .map_err(|e| format!("{}: {e}", path.display()))?;
+    let weights = classifier_from_segmentation(&checkpoint.weights, &detector, seed, device)
+        .map_err(|e| format!("{}: {e}", path.display()))?;
+    eprintln!(
+        "starting from the detector of segmentation model {} with a new module S (seed {seed})",
+        path.display()
+    );
+    let config = ClassificationConfig::new().with_detector(detector);
+    let model = ClassificationModel::load(&weights, config, device)
+        .map_err(|e| format!("{}: {e}", path.display()))?;
+    Ok((model, weights))
 }
 
 /// Each file's `[256 * 5]` ranked boxes and its S logits.
@@ -305,13 +334,20 @@ fn heads_bn(
 
 pub fn finetune(args: FinetuneArgs) -> Result<ExitCode, String> {
     let device = ct_mask_net::backend::cpu().device;
-    let (model, base) = load_classifier(&args.weights, &device)?;
+    let (model, base) = starting_classifier(&args.weights, args.seed, &device)?;
     let all = labelled_files(&args.train)?;
     let (train_files, val_files) = match &args.val {
         Some(dir) => (all, labelled_files(dir)?),
         None => {
             let classes: Vec<usize> = all.iter().map(|f| f.class).collect();
-            let (t, v) = stratified_split(&classes, None, 0.2, args.seed);
+            let patients: Vec<String> = all
+                .iter()
+                .map(|f| {
+                    let name = f.path.file_name().unwrap_or_default().to_string_lossy();
+                    patient_from_name(&name).unwrap_or_else(|| f.path.display().to_string())
+                })
+                .collect();
+            let (t, v) = stratified_split(&classes, Some(&patients), 0.2, args.seed);
             (
                 t.iter().map(|&i| all[i].clone()).collect(),
                 v.iter().map(|&i| all[i].clone()).collect(),
@@ -323,10 +359,25 @@ pub fn finetune(args: FinetuneArgs) -> Result<ExitCode, String> {
         files.iter().for_each(|f| c[f.class] += 1);
         c
     };
+    // Patients per class as far as the names tell (unnamed slices count one each).
+    let patients = |files: &[LabelledFile]| -> [usize; 3] {
+        let mut seen: [Vec<String>; 3] = Default::default();
+        for f in files {
+            let name = f.path.file_name().unwrap_or_default().to_string_lossy();
+            let p = patient_from_name(&name).unwrap_or_else(|| f.path.display().to_string());
+            if !seen[f.class].contains(&p) {
+                seen[f.class].push(p);
+            }
+        }
+        seen.map(|s| s.len())
+    };
     eprintln!(
-        "train {:?} / validation {:?} slices (normal, pneumonia, covid)",
+        "train {:?} / validation {:?} slices (normal, pneumonia, covid); patients by name: \
+         train {:?} / validation {:?}",
         count(&train_files),
-        count(&val_files)
+        count(&val_files),
+        patients(&train_files),
+        patients(&val_files)
     );
     let config = FinetuneConfig::new()
         .with_learning_rate(args.lr)

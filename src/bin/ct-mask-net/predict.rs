@@ -62,8 +62,9 @@ pub fn run(args: PredictArgs) -> Result<ExitCode, String> {
         .map(|p| weights::read_kind(p, ModelKind::Segmentation))
         .transpose()?;
     let mut analyzer = Analyzer::new(
-        &classifier.weights,
-        segmenter.as_ref().map(|c| &c.weights),
+        &classifier.0.weights,
+        classifier.1.clone(),
+        segmenter.as_ref().map(|(c, d)| (&c.weights, d.clone())),
         &device,
     )
     .map_err(|e| e.to_string())?;

@@ -55,6 +55,42 @@ pub struct TrainSegmentationArgs {
     /// resumed run keeps its file's anchors.
     #[arg(long, value_delimiter = ',')]
     anchor_sizes: Option<Vec<f32>>,
+    /// Input size in training: `paper` resizes each slice's shorter side to 512; `native`
+    /// keeps each slice's own pixel size (the project's recipe for lung-cropped slices). Saved
+    /// in the checkpoints (`input_scale`), where evaluate-segmentation reads it back. Default:
+    /// a resumed checkpoint's, otherwise `paper`.
+    #[arg(long, value_enum)]
+    scale: Option<InputScale>,
+    /// Random resize of each training slice by a factor in [1/(1+J), 1+J] (0: none).
+    #[arg(long, default_value_t = 0.0)]
+    scale_jitter: f32,
+}
+
+/// How training and evaluation size their input slices.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum InputScale {
+    /// Shorter side resized to 512 (the paper's transform).
+    Paper,
+    /// Each slice at its own pixel size.
+    Native,
+}
+
+impl InputScale {
+    /// The name saved in a checkpoint's `input_scale` setting.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Paper => "paper",
+            Self::Native => "native",
+        }
+    }
+
+    /// The scale a checkpoint was trained at (`paper` when it does not say).
+    pub fn of_checkpoint(metadata: &BTreeMap<String, String>) -> Self {
+        match metadata.get("input_scale").map(String::as_str) {
+            Some("native") => Self::Native,
+            _ => Self::Paper,
+        }
+    }
 }
 
 fn save(
@@ -94,9 +130,13 @@ pub fn run(args: TrainSegmentationArgs) -> Result<ExitCode, String> {
         .map_err(|e| format!("cannot create {}: {e}", args.out.display()))?;
 
     let device = ct_mask_net::backend::cpu().device;
+    let mut scale = args.scale.unwrap_or(InputScale::Paper);
     let (weights, first_epoch, model) = match &args.resume {
         Some(path) => {
             let checkpoint = weights::read_kind_with_settings(path, ModelKind::Segmentation)?;
+            scale = args
+                .scale
+                .unwrap_or_else(|| InputScale::of_checkpoint(&checkpoint.metadata));
             let epoch = checkpoint
                 .metadata
                 .get("epoch")
@@ -121,22 +161,30 @@ pub fn run(args: TrainSegmentationArgs) -> Result<ExitCode, String> {
             (sd, 0, SegmentationConfig::new().with_detector(detector))
         }
     };
+    if !(args.scale_jitter.is_finite() && (0.0..=1.0).contains(&args.scale_jitter)) {
+        return Err("--scale-jitter takes a number from 0 to 1, e.g. 0.25".into());
+    }
     let train = SegmentationTrainingConfig::new()
         .with_learning_rate(args.lr)
-        .with_seed(args.seed);
+        .with_seed(args.seed)
+        .with_native_scale(scale == InputScale::Native)
+        .with_scale_jitter(args.scale_jitter);
     let mut trainer = SegmentationTrainer::new(&weights, model, train.clone(), &device)
         .map_err(|e| e.to_string())?;
-    let transform = TransformConfig::default();
+    let base_transform = TransformConfig::default();
     let mut rng = SplitMix::new(args.seed.wrapping_add(first_epoch as u64));
 
     eprintln!(
-        "training ResNet-{} segmentation on {} slices from {}, epochs {}..{}, lr {}",
+        "training ResNet-{} segmentation on {} slices from {}, epochs {}..{}, lr {}, {} scale \
+         (jitter {})",
         trainer.model_config().detector.backbone.depth,
         slices.len(),
         args.data.display(),
         first_epoch + 1,
         args.epochs,
-        args.lr
+        args.lr,
+        scale.name(),
+        args.scale_jitter
     );
     let started = Instant::now();
     let total_steps = (args.epochs.saturating_sub(first_epoch) * slices.len())
@@ -151,6 +199,8 @@ pub fn run(args: TrainSegmentationArgs) -> Result<ExitCode, String> {
                 break;
             }
             let flip = rng.next_unit() < train.flip_probability;
+            let [h, w] = slices[i].mask.size;
+            let transform = train.transform_for(&base_transform, h, w, rng.next_unit());
             let example = training_example(
                 &slices[i],
                 flip,
@@ -194,6 +244,8 @@ pub fn run(args: TrainSegmentationArgs) -> Result<ExitCode, String> {
         progress.insert("train_slices".to_string(), slices.len().to_string());
         progress.insert("mean_losses".to_string(), means.join(", "));
         progress.insert("learning_rate".to_string(), args.lr.to_string());
+        progress.insert("input_scale".to_string(), scale.name().to_string());
+        progress.insert("scale_jitter".to_string(), args.scale_jitter.to_string());
         let config = trainer.model_config();
         save(
             &args.out.join(format!("epoch-{epoch:03}.safetensors")),

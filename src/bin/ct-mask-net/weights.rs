@@ -11,13 +11,16 @@ pub fn read(path: &Path) -> Result<Checkpoint, String> {
     read_checkpoint(&bytes).map_err(|e| format!("{}: {e}", path.display()))
 }
 
-/// Reads a checkpoint, checks it holds the expected model and that the paper's anchors fit it
-/// (for the commands that build models from tensors alone).
-pub fn read_kind(path: &Path, expected: ModelKind) -> Result<Checkpoint, String> {
+/// Reads a checkpoint and checks it holds the expected model; returns it with its detector
+/// settings (saved in our files, the paper's otherwise).
+pub fn read_kind(
+    path: &Path,
+    expected: ModelKind,
+) -> Result<(Checkpoint, ct_mask_net::config::DetectorConfig), String> {
     let checkpoint = read_kind_with_settings(path, expected)?;
-    ct_mask_net::model::check_paper_anchors(&checkpoint.metadata)
+    let detector = ct_mask_net::model::detector_config(&checkpoint.weights, &checkpoint.metadata)
         .map_err(|e| format!("{}: {e}", path.display()))?;
-    Ok(checkpoint)
+    Ok((checkpoint, detector))
 }
 
 /// Reads a checkpoint and checks it holds the expected model; its saved settings are the
