@@ -464,6 +464,56 @@ fn train_and_evaluate_segmentation_from_the_command_line() {
         ct_mask_net::importer::DetectorSharing::Identical
     );
 
+    // Both in one file: predict alone finds the lesions, evaluate-segmentation reads it.
+    let combined = fixture().dir.join("combined.safetensors");
+    let made = run(&[
+        "combine",
+        "--segmentation",
+        last.to_str().unwrap(),
+        "--classifier",
+        tuned.to_str().unwrap(),
+        "--description",
+        "test weights",
+        "--out",
+        combined.to_str().unwrap(),
+    ]);
+    assert!(made.status.success(), "{}", String::from_utf8_lossy(&made.stderr));
+    let alone = run(&[
+        "predict",
+        "--weights",
+        combined.to_str().unwrap(),
+        fixture().dir.join("seg-data/images/1.png").to_str().unwrap(),
+    ]);
+    assert!(alone.status.success(), "{}", String::from_utf8_lossy(&alone.stderr));
+    let with_both = run(&[
+        "predict",
+        "--weights",
+        tuned.to_str().unwrap(),
+        "--segmentation-weights",
+        last.to_str().unwrap(),
+        fixture().dir.join("seg-data/images/1.png").to_str().unwrap(),
+    ]);
+    let (a, b) = (&json_lines(&alone)[0], &json_lines(&with_both)[0]);
+    assert_eq!(a["s_logits"], b["s_logits"]);
+    assert_eq!(a["detections"], b["detections"]);
+    let evaluated = run(&["evaluate-segmentation", "--json", "--weights", combined.to_str().unwrap(), data]);
+    assert!(evaluated.status.success(), "{}", String::from_utf8_lossy(&evaluated.stderr));
+    let again = &json_lines(&evaluated)[0];
+    assert_eq!(again["classes"], report["classes"]);
+    assert_eq!(again["input_scale"], report["input_scale"]);
+    // A classifier on another detector cannot be combined with it.
+    let other = run(&[
+        "combine",
+        "--segmentation",
+        last.to_str().unwrap(),
+        "--classifier",
+        cls.to_str().unwrap(),
+        "--out",
+        fixture().dir.join("bad-combined.safetensors").to_str().unwrap(),
+    ]);
+    assert!(!other.status.success());
+    assert!(String::from_utf8_lossy(&other.stderr).contains("do not share one detector"));
+
     let bad = run(&[
         "train-segmentation",
         "--data",

@@ -201,6 +201,7 @@ impl Engine {
             file: FINE_TUNED_FILE.to_string(),
             weights: merged,
             detector: active.classifier_detector.clone(),
+            description: None,
         });
         let info = self.user.info_with(active.placeholder_segmenter);
         self.analyzer = Some(analyzer);

@@ -13,7 +13,7 @@ use crate::analysis::Analyzer;
 use crate::backbone::BackboneConfig;
 use crate::config::DetectorConfig;
 use crate::importer::{StateDict, read_checkpoint};
-use crate::model::{ModelKind, detector_config, synthetic_weights};
+use crate::model::{ModelKind, detector_config, split_combined, synthetic_weights};
 
 /// Seed of the placeholder weights. Both models use it, so their detectors are identical and
 /// one detector pass serves both.
@@ -32,6 +32,8 @@ pub struct UserCheckpoint {
     pub weights: Rc<StateDict>,
     /// Its detector settings (from the file's `config`, else the paper's).
     pub detector: DetectorConfig,
+    /// The file's own description (its `description` setting), shown as the model's name.
+    pub description: Option<String>,
 }
 
 /// The user's checkpoints behind the active model (both `None` with the placeholder).
@@ -60,12 +62,17 @@ impl UserWeights {
 
     /// How the page describes a model built from these checkpoints.
     pub fn info(&self) -> ModelInfo {
-        let names: Vec<&str> = [&self.classifier, &self.segmenter]
+        let mut names: Vec<&str> = [&self.classifier, &self.segmenter]
             .into_iter()
             .flatten()
             .map(|c| c.file.as_str())
             .collect();
-        let mut label = format!("your weights: {}", names.join(" + "));
+        names.dedup();
+        let described = self.classifier.as_ref().and_then(|c| c.description.clone());
+        let mut label = match described {
+            Some(text) if names.len() == 1 => format!("{text} ({})", names[0]),
+            _ => format!("your weights: {}", names.join(" + ")),
+        };
         if self.segmenter.is_none() {
             label.push_str(" (no segmentation model: no lesions)");
         }
@@ -185,27 +192,38 @@ pub fn user_model(
         let kind = ModelKind::detect(&checkpoint.weights).map_err(|e| format!("{name}: {e}"))?;
         let detector = detector_config(&checkpoint.weights, &checkpoint.metadata)
             .map_err(|e| format!("{name}: {e}"))?;
-        if seen.contains(&kind) {
-            return Err(format!(
-                "two {} checkpoints were chosen; choose at most one of each kind",
-                kind.name()
-            ));
-        }
-        seen.push(kind);
-        if kind == ModelKind::Classification {
-            pairs_with_placeholder = checkpoint
-                .metadata
-                .get(PAIRED_SEGMENTER_KEY)
-                .is_some_and(|v| v == "placeholder");
-        }
-        let loaded = Some(UserCheckpoint {
-            file: name,
-            weights: Rc::new(checkpoint.weights),
-            detector,
-        });
-        match kind {
-            ModelKind::Classification => weights.classifier = loaded,
-            ModelKind::Segmentation => weights.segmenter = loaded,
+        // One file may hold both models on one detector (the default weights' layout).
+        let parts: Vec<(ModelKind, StateDict)> = match split_combined(&checkpoint.weights) {
+            Some((classifier, segmenter)) => vec![
+                (ModelKind::Classification, classifier),
+                (ModelKind::Segmentation, segmenter),
+            ],
+            None => vec![(kind, checkpoint.weights)],
+        };
+        for (kind, tensors) in parts {
+            if seen.contains(&kind) {
+                return Err(format!(
+                    "two {} checkpoints were chosen; choose at most one of each kind",
+                    kind.name()
+                ));
+            }
+            seen.push(kind);
+            if kind == ModelKind::Classification {
+                pairs_with_placeholder = checkpoint
+                    .metadata
+                    .get(PAIRED_SEGMENTER_KEY)
+                    .is_some_and(|v| v == "placeholder");
+            }
+            let loaded = Some(UserCheckpoint {
+                file: name.clone(),
+                weights: Rc::new(tensors),
+                detector: detector.clone(),
+                description: checkpoint.metadata.get("description").cloned(),
+            });
+            match kind {
+                ModelKind::Classification => weights.classifier = loaded,
+                ModelKind::Segmentation => weights.segmenter = loaded,
+            }
         }
     }
 

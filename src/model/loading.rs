@@ -46,6 +46,26 @@ impl ModelKind {
     }
 }
 
+/// One file holding both models (the project's default weights): COVID-CT-Mask-Net and the
+/// segmentation model on one shared detector, stored once. Returns `(classifier, segmenter)`:
+/// every tensor but the mask branch, and every tensor but module S. `None` unless `weights`
+/// has both `s2new.*` and `roi_heads.mask_*` tensors.
+pub fn split_combined(weights: &StateDict) -> Option<(StateDict, StateDict)> {
+    let has = |prefix: &str| weights.tensors.keys().any(|k| k.starts_with(prefix));
+    if !(has("s2new.") && has("roi_heads.mask_")) {
+        return None;
+    }
+    let without = |prefix: &str| StateDict {
+        tensors: weights
+            .tensors
+            .iter()
+            .filter(|(k, _)| !k.starts_with(prefix))
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect(),
+    };
+    Some((without("roi_heads.mask_"), without("s2new.")))
+}
+
 /// The backbone of a checkpoint: depth from the blocks present, truncation from the missing
 /// stages. Everything else keeps the paper's defaults (the loader then checks every shape).
 pub fn infer_detector_config(weights: &StateDict) -> DetectorConfig {
@@ -148,5 +168,21 @@ mod tests {
         metadata.insert("config".into(), "{not json".into());
         let e = detector_config(&weights, &metadata).unwrap_err().to_string();
         assert!(e.contains("cannot be read"), "{e}");
+    }
+
+    #[test]
+    fn a_combined_file_splits_into_the_two_models() {
+        let (seg, detector) = resnet18();
+        let device = crate::backend::cpu().device;
+        let cls = synthetic_weights(ModelKind::Classification, &detector, 1, &device).unwrap();
+        assert!(split_combined(&seg).is_none());
+        assert!(split_combined(&cls).is_none());
+        let mut both = seg.clone();
+        both.tensors.extend(cls.tensors.iter().filter(|(k, _)| k.starts_with("s2new.")).map(|(k, v)| (k.clone(), v.clone())));
+        let (c, s) = split_combined(&both).unwrap();
+        assert_eq!(s, seg);
+        assert_eq!(ModelKind::detect(&c).unwrap(), ModelKind::Classification);
+        assert!(!c.tensors.keys().any(|k| k.starts_with("roi_heads.mask_")));
+        assert_eq!(c.tensors["s2new.fc_scores.weight"], cls.tensors["s2new.fc_scores.weight"]);
     }
 }

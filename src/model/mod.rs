@@ -17,7 +17,7 @@ pub use classification::{
 };
 pub use detector::{BoxBranchOutput, Detector, DetectorModules};
 pub use input::ModelInput;
-pub use loading::{ModelKind, detector_config, infer_detector_config};
+pub use loading::{ModelKind, detector_config, infer_detector_config, split_combined};
 pub use segmentation::{SegmentationModel, SegmentationResult};
 pub use synthetic::{SplitMix, synthetic_weights};
 #[cfg(not(target_arch = "wasm32"))]

@@ -2,6 +2,7 @@
 //!
 //! - `predict`: class probabilities, lesions and overlays for CT slices (PNG, JPEG, DICOM).
 //! - `convert`: an authors' `.pth` checkpoint to the project's safetensors format.
+//! - `combine`: both models in one file on their shared detector (the default weights).
 //! - `bench`: per-stage timings of both models.
 //! - `train-segmentation`: trains the lesion segmentation model.
 //! - `evaluate-segmentation`: its box and mask AP on labelled slices.
@@ -11,6 +12,8 @@
 
 #[cfg(not(target_arch = "wasm32"))]
 mod bench;
+#[cfg(not(target_arch = "wasm32"))]
+mod combine;
 #[cfg(not(target_arch = "wasm32"))]
 mod convert;
 #[cfg(not(target_arch = "wasm32"))]
@@ -49,6 +52,8 @@ enum Command {
     Predict(predict::PredictArgs),
     /// Convert a checkpoint (.pth from the authors, or safetensors) to the project's format.
     Convert(convert::ConvertArgs),
+    /// Write a segmentation model and a classifier on the same detector as one file.
+    Combine(combine::CombineArgs),
     /// Time every stage of both models on one slice.
     Bench(bench::BenchArgs),
     /// Train the lesion segmentation model on labelled slices (checkpoint after every epoch).
@@ -81,6 +86,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Predict(args) => predict::run(args),
         Command::Convert(args) => convert::run(args),
+        Command::Combine(args) => combine::run(args),
         Command::Bench(args) => bench::run(args),
         Command::TrainSegmentation(args) => train_segmentation::run(args),
         Command::EvaluateSegmentation(args) => evaluate_segmentation::run(args),

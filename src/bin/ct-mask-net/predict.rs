@@ -17,11 +17,12 @@ use crate::weights;
 #[derive(Args)]
 pub struct PredictArgs {
     /// COVID-CT-Mask-Net classifier weights (the authors' classification_model.pth, or a
-    /// converted .safetensors file).
+    /// converted .safetensors file). Default: the project's demonstration weights,
+    /// weights/ct-mask-net-default.safetensors, which hold both models.
     #[arg(long)]
-    weights: PathBuf,
+    weights: Option<PathBuf>,
     /// Lesion segmentation weights (the authors' segmentation_model.pth); without them no
-    /// lesions are reported.
+    /// lesions are reported, unless the --weights file holds both models.
     #[arg(long)]
     segmentation_weights: Option<PathBuf>,
     /// Include the 256x5 input of module S (`ranked_boxes`) in the output.
@@ -49,15 +50,19 @@ pub struct PredictArgs {
 }
 
 pub fn run(args: PredictArgs) -> Result<ExitCode, String> {
-    if args.segmentation_weights.is_none() && args.overlay.is_some() {
+    let device = crate::select_device(&args.backend)?;
+    let weights_path = weights::or_default(args.weights.as_deref())?;
+    let classifier = weights::read_kind(&weights_path, ModelKind::Classification)?;
+    let segmentation_path = match &args.segmentation_weights {
+        Some(p) => Some(p.clone()),
+        None => weights::is_combined(&weights_path)?.then(|| weights_path.clone()),
+    };
+    if segmentation_path.is_none() && args.overlay.is_some() {
         return Err(
             "--overlay needs --segmentation-weights (the lesion model draws the masks)".into(),
         );
     }
-    let device = crate::select_device(&args.backend)?;
-    let classifier = weights::read_kind(&args.weights, ModelKind::Classification)?;
-    let segmenter = args
-        .segmentation_weights
+    let segmenter = segmentation_path
         .as_deref()
         .map(|p| weights::read_kind(p, ModelKind::Segmentation))
         .transpose()?;

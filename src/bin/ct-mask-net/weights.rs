@@ -1,9 +1,33 @@
 //! Reading weight files for the commands, with messages that name the file.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use ct_mask_net::importer::{Checkpoint, read_checkpoint};
 use ct_mask_net::model::ModelKind;
+
+/// The project's default weights (both models in one file), as built into this binary's
+/// source tree.
+pub const DEFAULT_WEIGHTS: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/weights/ct-mask-net-default.safetensors"
+);
+
+/// `path`, or the default weights when none was given.
+pub fn or_default(path: Option<&Path>) -> Result<PathBuf, String> {
+    match path {
+        Some(p) => Ok(p.to_path_buf()),
+        None if Path::new(DEFAULT_WEIGHTS).is_file() => Ok(PathBuf::from(DEFAULT_WEIGHTS)),
+        None => Err(format!(
+            "no weights given and the default weights ({DEFAULT_WEIGHTS}) are missing: pass \
+             --weights FILE (the authors' classification_model.pth or one of ours)"
+        )),
+    }
+}
+
+/// Whether `path` holds both models (the default weights' layout).
+pub fn is_combined(path: &Path) -> Result<bool, String> {
+    Ok(ct_mask_net::model::split_combined(&read(path)?.weights).is_some())
+}
 
 /// Reads and imports a checkpoint file.
 pub fn read(path: &Path) -> Result<Checkpoint, String> {
@@ -26,7 +50,15 @@ pub fn read_kind(
 /// Reads a checkpoint and checks it holds the expected model; its saved settings are the
 /// caller's to use ([`segmentation_config`]).
 pub fn read_kind_with_settings(path: &Path, expected: ModelKind) -> Result<Checkpoint, String> {
-    let checkpoint = read(path)?;
+    let mut checkpoint = read(path)?;
+    if let Some((classifier, segmenter)) = ct_mask_net::model::split_combined(&checkpoint.weights)
+    {
+        checkpoint.weights = match expected {
+            ModelKind::Classification => classifier,
+            ModelKind::Segmentation => segmenter,
+        };
+        return Ok(checkpoint);
+    }
     let kind =
         ModelKind::detect(&checkpoint.weights).map_err(|e| format!("{}: {e}", path.display()))?;
     if kind != expected {
