@@ -206,6 +206,7 @@ fn the_engine_answers_every_request_and_survives_bad_input() {
 fn requests_and_replies_survive_the_wire_form() {
     let requests = [
         Request::UsePlaceholder,
+        Request::UseDefault(vec![9, 8, 7]),
         Request::WarmUp,
         Request::LoadWeights(vec![
             ("a.pth".into(), vec![1, 2, 3]),
@@ -468,5 +469,43 @@ fn saved_anchors_are_used_and_contradicting_settings_refused() {
         other => panic!("{other:?}"),
     }
     assert!(!expect_failure(analyse(&mut e, "empty.png", Vec::new())).is_empty());
+    expect_slice(analyse(&mut e, "a.png", fixture_slice()));
+}
+
+/// The default weights (both models in one file) become the active model, with lesions and
+/// the file's own description; a file without both models is refused and the model stays.
+#[test]
+fn the_default_weights_hold_both_models() {
+    let detector = DetectorConfig::new().with_backbone(BackboneConfig::new().with_depth(18));
+    let device = backend::cpu().device;
+    let mut both = synthetic_weights(ModelKind::Segmentation, &detector, 5, &device).unwrap();
+    let cls = synthetic_weights(ModelKind::Classification, &detector, 5, &device).unwrap();
+    both.tensors.extend(
+        cls.tensors
+            .into_iter()
+            .filter(|(k, _)| k.starts_with("s2new.")),
+    );
+    let mut meta = BTreeMap::new();
+    meta.insert("description".to_string(), "Demo weights".to_string());
+    let bytes = write_safetensors(&both, true, &meta).unwrap();
+
+    let mut e = engine();
+    match block_on(e.handle(Request::UseDefault(safetensors(ModelKind::Classification, 1)))) {
+        Reply::WeightsRefused(message) => assert!(message.contains("both models"), "{message}"),
+        other => panic!("{other:?}"),
+    }
+    match block_on(e.handle(Request::UseDefault(bytes))) {
+        Reply::ModelReady(info) => {
+            assert!(info.default && !info.placeholder && info.lesions, "{info:?}");
+            assert!(info.label.starts_with("Demo weights"), "{info:?}");
+        }
+        other => panic!("{other:?}"),
+    }
+    let slice = expect_slice(analyse(&mut e, "a.png", fixture_slice()));
+    assert!(slice.analysis.masks.is_some());
+    match block_on(e.handle(Request::UseDefault(b"not weights".to_vec()))) {
+        Reply::WeightsRefused(_) => {}
+        other => panic!("{other:?}"),
+    }
     expect_slice(analyse(&mut e, "a.png", fixture_slice()));
 }

@@ -68,3 +68,19 @@ pub async fn copy_to_clipboard(text: &str) -> bool {
     let promise = navigator.clipboard().write_text(text);
     wasm_bindgen_futures::JsFuture::from(promise).await.is_ok()
 }
+
+/// Fetches a file beside the page (same origin; the service worker answers offline).
+pub async fn fetch_bytes(url: &str) -> Result<Vec<u8>, String> {
+    let js_error = |e: JsValue| format!("{e:?}");
+    let response = wasm_bindgen_futures::JsFuture::from(window().fetch_with_str(url))
+        .await
+        .map_err(|e| format!("{url} could not be fetched ({})", js_error(e)))?;
+    let response: web_sys::Response = response.unchecked_into();
+    if !response.ok() {
+        return Err(format!("{url}: HTTP {}", response.status()));
+    }
+    let buffer = wasm_bindgen_futures::JsFuture::from(response.array_buffer().map_err(js_error)?)
+        .await
+        .map_err(|e| format!("{url} could not be read ({})", js_error(e)))?;
+    Ok(js_sys::Uint8Array::new(&buffer).to_vec())
+}

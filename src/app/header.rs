@@ -42,6 +42,7 @@ pub fn Header() -> impl IntoView {
     let status_state = move || match state.model.get() {
         ModelStatus::Busy(_) => "busy",
         ModelStatus::Ready(info) if info.placeholder => "placeholder",
+        ModelStatus::Ready(info) if info.default => "default",
         ModelStatus::Ready(_) => "ready",
         ModelStatus::Failed(_) => "failed",
     };

@@ -95,6 +95,8 @@ pub struct AppState {
     /// The checkpoint files of each accepted load since the placeholder, in order: replayed
     /// if the engine has to be restarted.
     pub model_files: StoredValue<Vec<Vec<web_sys::File>>, LocalStorage>,
+    /// Whether the default weights are the active model (restored after an engine restart).
+    pub default_active: StoredValue<bool>,
     /// The batch, in order of arrival.
     pub rows: RwSignal<Vec<Row>>,
     /// Files waiting to be analysed, with their row ids and how often the engine stopped
@@ -127,6 +129,7 @@ impl AppState {
             warm_up: RwSignal::new(None),
             engine: StoredValue::new_local(None),
             model_files: StoredValue::new_local(Vec::new()),
+            default_active: StoredValue::new(false),
             rows: RwSignal::new(Vec::new()),
             queue: StoredValue::new_local(VecDeque::new()),
             running: RwSignal::new(false),

@@ -1,5 +1,6 @@
-//! Choosing the active model: the seeded placeholder, or the checkpoints the user loads. The
-//! engine builds them (in its worker); the page reads the files and shows where things stand.
+//! Choosing the active model: the default weights shipped beside the page, the seeded
+//! placeholder, or the checkpoints the user loads. The engine builds them (in its worker); the
+//! page reads the files and shows where things stand.
 //!
 //! Errors never replace the active model: it changes only once the new one is fully built.
 //! The user's files are kept in the browser ([`super::weights_store`]) so that the next visit
@@ -7,15 +8,16 @@
 
 use leptos::prelude::*;
 
-use super::browser::{read_bytes, url_param};
+use super::browser::{fetch_bytes, read_bytes, url_param};
 use super::state::{AppState, ModelStatus};
 use super::weights_store;
-use crate::engine::{Reply, Request};
+use crate::engine::{DEFAULT_WEIGHTS_FILE, Reply, Request};
 
-pub use crate::engine::PLACEHOLDER_NOTE;
+pub use crate::engine::{DEFAULT_NOTE, PLACEHOLDER_NOTE};
 
 /// At start-up: the weights saved in this browser if there are any and they still load,
-/// otherwise the placeholder.
+/// otherwise the default weights (`?model=placeholder` in the address skips them), otherwise
+/// the placeholder.
 pub fn start(state: AppState) {
     state
         .model
@@ -45,7 +47,57 @@ pub fn start(state: AppState) {
                 }
             }
         }
+        if url_param("model").as_deref() != Some("placeholder") && default_or_note(state).await {
+            warm_up(state).await;
+            return;
+        }
         if placeholder_or_fail(state).await {
+            warm_up(state).await;
+        }
+    });
+}
+
+/// Activates the default weights; when they cannot be had, says why (the caller falls back to
+/// the placeholder). Returns whether they are active.
+async fn default_or_note(state: AppState) -> bool {
+    state
+        .model
+        .set(ModelStatus::Busy("Loading the default weights…".into()));
+    match default_weights(state).await {
+        Ok(()) => true,
+        Err(message) => {
+            log::warn!("default weights: {message}");
+            state.weights_error.set(Some(format!(
+                "the default weights could not be loaded ({message}); the placeholder is used"
+            )));
+            false
+        }
+    }
+}
+
+async fn default_weights(state: AppState) -> Result<(), String> {
+    let bytes = fetch_bytes(DEFAULT_WEIGHTS_FILE).await?;
+    match state.engine()?.request(Request::UseDefault(bytes)).await? {
+        Reply::ModelReady(info) => {
+            state.model_files.set_value(Vec::new());
+            state.default_active.set_value(true);
+            state.model.set(ModelStatus::Ready(info));
+            Ok(())
+        }
+        Reply::WeightsRefused(message) => Err(message),
+        other => Err(format!("unexpected answer from the engine: {other:?}")),
+    }
+}
+
+/// Activates the default weights (else the placeholder) and forgets the saved weights.
+pub fn use_default(state: AppState) {
+    leptos::task::spawn_local(async move {
+        if let Err(message) = weights_store::clear().await {
+            log::warn!("saved weights: {message}");
+        }
+        state.weights_saved.set(None);
+        state.weights_error.set(None);
+        if default_or_note(state).await || placeholder_or_fail(state).await {
             warm_up(state).await;
         }
     });
@@ -85,6 +137,7 @@ async fn placeholder(state: AppState) -> Result<(), String> {
     match state.engine()?.request(Request::UsePlaceholder).await? {
         Reply::ModelReady(info) => {
             state.model_files.set_value(Vec::new());
+            state.default_active.set_value(false);
             state.model.set(ModelStatus::Ready(info));
             Ok(())
         }
@@ -143,18 +196,28 @@ async fn load(state: AppState, files: &[web_sys::File]) -> Result<(), String> {
 /// placeholder, or the user's checkpoint files in the order they were loaded).
 pub fn restore_model(state: AppState, reason: String) {
     let loads = state.model_files.get_value();
+    let was_default = state.default_active.get_value();
     state
         .model
         .set(ModelStatus::Busy(format!("Reloading the model: {reason}…")));
     leptos::task::spawn_local(async move {
+        // The user's files were loaded on top of the default weights when those were active.
+        let base = was_default && default_or_note(state).await;
         if !loads.is_empty() {
             match replay(state, &loads).await {
-                Ok(()) => return warm_up(state).await,
-                // The files may have been moved or deleted since: fall back to the placeholder.
+                Ok(()) => {
+                    state.model_files.set_value(loads);
+                    return warm_up(state).await;
+                }
+                // The files may have been moved or deleted since: fall back to the base model.
                 Err(message) => state.weights_error.set(Some(format!(
                     "your weights could not be reloaded after a restart ({message})"
                 ))),
             }
+        }
+        if base {
+            state.model_files.set_value(Vec::new());
+            return warm_up(state).await;
         }
         if placeholder_or_fail(state).await {
             warm_up(state).await;

@@ -1,12 +1,15 @@
-//! The weights panel: the placeholder warning, loading the user's checkpoints and going back
-//! to the placeholder.
+//! The weights panel: what the weights in use are (with the placeholder's and the default
+//! weights' warnings), loading the user's checkpoints, and going back to the default weights or
+//! the placeholder.
 
 use leptos::prelude::*;
 use web_sys::HtmlInputElement;
 
 use super::browser::files_of;
 use super::state::{AppState, ModelStatus};
-use super::weights::{PLACEHOLDER_NOTE, load_user_weights, use_placeholder};
+use super::weights::{
+    DEFAULT_NOTE, PLACEHOLDER_NOTE, load_user_weights, use_default, use_placeholder,
+};
 
 /// Checkpoint loading and the plain statement of which weights are in use.
 #[component]
@@ -14,6 +17,7 @@ pub fn WeightsPanel() -> impl IntoView {
     let state = expect_context::<AppState>();
     let is_placeholder =
         move || matches!(state.model.get(), ModelStatus::Ready(info) if info.placeholder);
+    let is_default = move || matches!(state.model.get(), ModelStatus::Ready(info) if info.default);
     let busy = move || matches!(state.model.get(), ModelStatus::Busy(_));
     let in_use = move || match state.model.get() {
         ModelStatus::Ready(info) => format!("In use: {}.", info.label),
@@ -34,6 +38,9 @@ pub fn WeightsPanel() -> impl IntoView {
             <h2 id="weights-title">"Weights"</h2>
             <Show when=is_placeholder>
                 <p class="warning" data-testid="placeholder-note">{PLACEHOLDER_NOTE}</p>
+            </Show>
+            <Show when=is_default>
+                <p class="warning" data-testid="default-note">{DEFAULT_NOTE}</p>
             </Show>
             <p data-testid="weights-in-use">{in_use}</p>
             {move || {
@@ -72,6 +79,14 @@ pub fn WeightsPanel() -> impl IntoView {
                         on:change=on_change
                     />
                 </label>
+                <button
+                    type="button"
+                    data-testid="use-default"
+                    prop:disabled=move || busy() || is_default()
+                    on:click=move |_| use_default(state)
+                >
+                    "Use the default weights"
+                </button>
                 <button
                     type="button"
                     data-testid="use-placeholder"

@@ -11,7 +11,7 @@ use image::RgbImage;
 use web_time::Instant;
 
 pub use finetune::{EpochReport, FineTuneSettings, FineTuneSetup, PAIRED_SEGMENTER_KEY};
-pub use models::{PLACEHOLDER_NOTE, PLACEHOLDER_SEED};
+pub use models::{DEFAULT_NOTE, PLACEHOLDER_NOTE, PLACEHOLDER_SEED};
 pub use protocol::{Envelope, ModelInfo, Reply, Request};
 
 use crate::analysis::{Analyzer, SliceAnalysis};
@@ -22,6 +22,9 @@ use models::{ActiveWeights, UserCheckpoint, UserWeights};
 
 /// File name of a fine-tuned classifier the engine hands back.
 pub const FINE_TUNED_FILE: &str = "fine-tuned-classifier.safetensors";
+
+/// File name of the default weights, beside the page (and in `weights/` of the repository).
+pub const DEFAULT_WEIGHTS_FILE: &str = "ct-mask-net-default.safetensors";
 
 /// One analysed slice: the decoded pixels, the model's answer, and the time it took.
 #[derive(Debug, Clone)]
@@ -86,6 +89,24 @@ impl Engine {
                 }
                 Err(message) => Reply::ModelFailed(message),
             },
+            Request::UseDefault(bytes) => {
+                let files = vec![(DEFAULT_WEIGHTS_FILE.to_string(), bytes)];
+                match models::user_model(&UserWeights::default(), files, &self.compute.device) {
+                    Ok((analyzer, user, active)) if user.segmenter.is_some() => {
+                        let mut info = user.info();
+                        info.default = true;
+                        self.analyzer = Some(analyzer);
+                        self.active = Some(active);
+                        self.user = user;
+                        self.finetune = None;
+                        Reply::ModelReady(info)
+                    }
+                    Ok(_) => Reply::WeightsRefused(format!(
+                        "{DEFAULT_WEIGHTS_FILE} does not hold both models"
+                    )),
+                    Err(message) => Reply::WeightsRefused(message),
+                }
+            }
             Request::LoadWeights(files) => {
                 match models::user_model(&self.user, files, &self.compute.device) {
                     Ok((analyzer, user, active)) => {

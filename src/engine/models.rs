@@ -23,6 +23,12 @@ pub const PLACEHOLDER_SEED: u64 = 2020;
 pub const PLACEHOLDER_NOTE: &str = "Placeholder model: random seeded weights, not a trained \
     model; results mean nothing. Load the authors' checkpoints to get real predictions.";
 
+/// What the page says about the default weights.
+pub const DEFAULT_NOTE: &str = "Default weights: a demonstration model trained by this project \
+    on a few hundred public CT slices from a handful of patients. It finds some lesions, but it \
+    is not a diagnostic device and its class answers rest on very few patients (see \
+    weights/MODEL_CARD.md). For the paper's accuracy, load the authors' checkpoints.";
+
 /// A checkpoint the user loaded, kept so that a later file can complete the pair.
 #[derive(Debug, Clone)]
 pub struct UserCheckpoint {
@@ -79,6 +85,7 @@ impl UserWeights {
         ModelInfo {
             label,
             placeholder: false,
+            default: false,
             lesions: self.segmenter.is_some(),
         }
     }
@@ -89,6 +96,7 @@ pub fn placeholder_info() -> ModelInfo {
     ModelInfo {
         label: format!("placeholder (random ResNet-18 weights, seed {PLACEHOLDER_SEED})"),
         placeholder: true,
+        default: false,
         lesions: true,
     }
 }

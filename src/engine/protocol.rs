@@ -29,6 +29,9 @@ pub struct ModelInfo {
     pub label: String,
     /// Whether these are the seeded random placeholder weights.
     pub placeholder: bool,
+    /// Whether these are the project's default weights (shipped with the page).
+    #[serde(default)]
+    pub default: bool,
     /// Whether a segmentation model is present (lesions, masks, areas).
     pub lesions: bool,
 }
@@ -40,6 +43,10 @@ pub enum Request {
     /// Activate the seeded placeholder model. Replies [`Reply::ModelReady`] or
     /// [`Reply::ModelFailed`].
     UsePlaceholder,
+    /// Activate the default weights (the file shipped with the page: both models in one),
+    /// forgetting the user's checkpoints. Replies [`Reply::ModelReady`] or
+    /// [`Reply::WeightsRefused`] (the previous model stays).
+    UseDefault(Vec<u8>),
     /// Build a model from checkpoint files `(name, bytes)`, completed by the user's
     /// checkpoints already active. Replies [`Reply::ModelReady`] or [`Reply::WeightsRefused`]
     /// (the previous model stays).
@@ -126,6 +133,7 @@ pub enum Reply {
 #[serde(tag = "type", rename_all = "snake_case")]
 enum RequestHeader {
     UsePlaceholder,
+    UseDefault,
     WarmUp,
     LoadWeights {
         files: Vec<String>,
@@ -231,6 +239,10 @@ impl Request {
                 header: to_json(&RequestHeader::WarmUp),
                 buffers: Vec::new(),
             },
+            Self::UseDefault(bytes) => Envelope {
+                header: to_json(&RequestHeader::UseDefault),
+                buffers: vec![bytes],
+            },
             Self::LoadWeights(files) => {
                 let (names, buffers) = files.into_iter().unzip();
                 Envelope {
@@ -273,6 +285,12 @@ impl Request {
         match header {
             RequestHeader::UsePlaceholder => Ok(Self::UsePlaceholder),
             RequestHeader::WarmUp => Ok(Self::WarmUp),
+            RequestHeader::UseDefault => {
+                if buffers.len() != 1 {
+                    return Err(bad("one buffer expected for the default weights"));
+                }
+                Ok(Self::UseDefault(buffers.remove(0)))
+            }
             RequestHeader::LoadWeights { files } => {
                 if files.len() != buffers.len() {
                     return Err(bad("one buffer per weights file expected"));

@@ -20,6 +20,5 @@ pub use input::ModelInput;
 pub use loading::{ModelKind, detector_config, infer_detector_config, split_combined};
 pub use segmentation::{SegmentationModel, SegmentationResult};
 pub use synthetic::{SplitMix, synthetic_weights};
-#[cfg(not(target_arch = "wasm32"))]
 pub(crate) use synthetic::{architecture, name_seed};
 pub use timing::StageTimings;

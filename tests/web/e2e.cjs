@@ -11,6 +11,8 @@
 // browser with WebGPU enabled (a software adapter, no GPU needed) runs a slice on WebGPU when
 // it offers an adapter, then switches to the CPU from the page. Fine-tuning: labelled slices,
 // a few epochs of module S, the kept model active, exported and still active after a reload.
+// Default weights: without `?model=placeholder` a fresh browser starts with them, says they
+// are demonstration weights and analyses a slice with lesions.
 
 'use strict';
 
@@ -190,6 +192,46 @@ async function offlinePhase(page, server, slice) {
 
 let BASE_URL;
 
+const DEFAULT_WEIGHTS = path.join(REPO, 'weights', 'ct-mask-net-default.safetensors');
+
+/** A fresh browser context (nothing saved) starts with the default weights. */
+async function defaultPhase(browser, slice) {
+  console.log('default weights:');
+  const context = await browser.newContext({ viewport: { width: 1280, height: 800 } });
+  try {
+    const page = await context.newPage();
+    const t = Date.now();
+    await page.goto(`${BASE_URL}?backend=cpu&warmup=0`);
+    await page.waitForSelector('[data-testid="weights-status"][data-state="default"]', {
+      timeout: MODEL_TIMEOUT_MS,
+    });
+    console.log(`  default weights ready after ${((Date.now() - t) / 1000).toFixed(1)} s`);
+    const note = await page.textContent('[data-testid="default-note"]');
+    check(/not a diagnostic device/.test(note), 'the default weights are said to be a demonstration');
+    const inUse = await page.textContent('[data-testid="weights-in-use"]');
+    check(/Default demonstration weights/.test(inUse), `weights in use: "${inUse}"`);
+    await page.setInputFiles('[data-testid="file-input"]', slice);
+    await waitForBatch(page, 1);
+    const row = await page.$eval('[data-testid="batch-row"]', (tr) => ({
+      status: tr.dataset.status,
+      cls: tr.querySelector('[data-testid="predicted-class"]')?.textContent,
+    }));
+    check(row.status === 'done' && ['normal', 'common pneumonia', 'COVID-19'].includes(row.cls),
+      `${path.basename(slice)} analysed with the default weights: "${row.cls}"`);
+    await page.click('[data-testid="use-placeholder"]');
+    await page.waitForSelector('[data-testid="weights-status"][data-state="placeholder"]', {
+      timeout: MODEL_TIMEOUT_MS,
+    });
+    await page.click('[data-testid="use-default"]');
+    await page.waitForSelector('[data-testid="weights-status"][data-state="default"]', {
+      timeout: MODEL_TIMEOUT_MS,
+    });
+    check(true, 'placeholder and back to the default weights from the page');
+  } finally {
+    await context.close();
+  }
+}
+
 /** A second browser with WebGPU exposed (TOOLCHAIN.md: `--enable-unsafe-webgpu`, and without
  * Playwright's default `--disable-gpu`): the engine must pick WebGPU, pass its self-test and
  * analyse `slice` like the CPU did (`cpuRow`); then the page switches itself to the CPU and
@@ -210,7 +252,7 @@ async function webgpuPhase(origin, slice, cpuRow) {
     page.on('console', (m) => { if (m.type() === 'error') errors.push(m.text()); });
     page.on('pageerror', (e) => errors.push(String(e)));
     // No warm-up pass: on the software adapter it costs as much as a slice (minutes).
-    await page.goto(`${BASE_URL}?warmup=0`);
+    await page.goto(`${BASE_URL}?warmup=0&model=placeholder`);
     const adapter = await page.evaluate(async () =>
       !!(navigator.gpu && await navigator.gpu.requestAdapter()));
     if (!adapter) {
@@ -479,8 +521,9 @@ async function main() {
   try {
     console.log(`web test: ${BASE_URL}`);
     let t = Date.now();
-    // The CPU backend, forced (this browser has no WebGPU adapter anyway).
-    await page.goto(`${BASE_URL}?backend=cpu`);
+    // The CPU backend, forced (this browser has no WebGPU adapter anyway), and the placeholder
+    // model (the default weights have their own phase).
+    await page.goto(`${BASE_URL}?backend=cpu&model=placeholder`);
     await page.waitForSelector('[data-testid="weights-status"][data-state="placeholder"]', {
       timeout: MODEL_TIMEOUT_MS,
     });
@@ -682,6 +725,12 @@ async function main() {
       await checkpointsPhase(page, workDir, good[1] || fixture);
     } else {
       console.log('checkpoint loading: SKIPPED (no ../shared/oracle/checkpoints or WEB_TEST_CHECKPOINTS=0)');
+    }
+
+    if (fs.existsSync(DEFAULT_WEIGHTS)) {
+      await defaultPhase(browser, good[1] || fixture);
+    } else {
+      console.log('default weights: SKIPPED (weights/ct-mask-net-default.safetensors is not there yet)');
     }
 
     if (process.env.WEB_TEST_WEBGPU !== '0') {
