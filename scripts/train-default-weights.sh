@@ -10,12 +10,12 @@
 # 1. train-segmentation: ResNet-18 from scratch on the 50 MedSeg training slices, anchors
 #    8-128 px, each slice at its own pixel size with a random 0.8-1.25 resize and left-right
 #    mirror, Adam lr 1e-4, weight decay 1e-3 ($SEG_EPOCHS epochs, a checkpoint per epoch).
-# 2. evaluate-segmentation on the 48 MedSeg test slices (box and mask AP).
-# 3. finetune --mode heads: a new module S on that detector. Patient-disjoint split by source:
+# 2. finetune --mode heads: a new module S on that detector. Patient-disjoint split by source:
 #    train = COVID-CT-MD P001 (COVID-19), cap001 (CAP), normal001 (normal) + MedSeg train
 #    (COVID-19); validation = the CNCB pneumonia patient + MedSeg test (COVID-19). No unseen
 #    normal patient exists here, so the validation set has no normal slice.
-# 4. evaluate on the validation set; combine both models into one f16 file.
+# 3. combine both models into one f16 file; evaluate that file: box and mask AP on the 48
+#    MedSeg test slices, the classifier on the validation set (weights/metrics.json).
 #
 # Work files go to $WORK (default ~/.cache/ct-mask-net/default-weights); nothing from
 # ../shared is copied into the repository (the class folders are symbolic links).
@@ -46,9 +46,6 @@ if [[ $STAGE == all ]]; then
 fi
 SEGMENTATION="${SEGMENTATION:?set SEGMENTATION to a segmentation checkpoint}"
 
-"$BIN" evaluate-segmentation --json --weights "$SEGMENTATION" \
-    "$SHARED/medseg_ggo_consolidation/test" | tee "$WORK/segmentation-eval.json"
-
 # Class folders of links: train and a patient-disjoint validation set.
 link_all() { # <target folder> <files...>
     local dir=$1
@@ -73,11 +70,14 @@ done
 "$BIN" finetune --mode heads --weights "$SEGMENTATION" --train "$WORK/s-train" \
     --val "$WORK/s-val" --epochs "$S_EPOCHS" --lr "$S_LR" --batch 8 --seed 0 \
     --out "$WORK/classifier.safetensors" | tee "$WORK/finetune.log"
-"$BIN" evaluate --weights "$WORK/classifier.safetensors" "$WORK/s-val" | tee "$WORK/classifier-eval.txt"
 
 "$BIN" combine --segmentation "$SEGMENTATION" --classifier "$WORK/classifier.safetensors" \
     --f16 --out "$OUT" \
     --description "Default demonstration weights (ResNet-18 trained here on public data; not a diagnostic device)"
-"$BIN" evaluate-segmentation --json --weights "$OUT" "$SHARED/medseg_ggo_consolidation/test" |
-    tee "$WORK/default-eval.json"
-echo "wrote $OUT; figures in $WORK (segmentation-eval.json, finetune.log, classifier-eval.txt, default-eval.json)"
+"$BIN" evaluate-segmentation --json --weights "$OUT" "$SHARED/medseg_ggo_consolidation/test" \
+    >"$WORK/default-eval.json"
+"$BIN" evaluate --json --weights "$OUT" "$WORK/s-val" >"$WORK/default-classifier-eval.json"
+# The figures of the shipped file (f16), which tests/default_weights.rs checks.
+printf '{"resnet_depth":18,"anchor_sizes":[8.0,16.0,32.0,64.0,128.0],"segmentation":%s,"classifier_validation":%s}\n' \
+    "$(cat "$WORK/default-eval.json")" "$(cat "$WORK/default-classifier-eval.json")" >weights/metrics.json
+echo "wrote $OUT and weights/metrics.json; logs in $WORK"

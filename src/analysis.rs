@@ -24,6 +24,18 @@ use crate::model::{
 use crate::pipeline::check_slice_shape;
 use crate::transform::{TransformConfig, preprocess};
 
+/// The setting of a weights file that gives the lesion score from which its lesions are drawn
+/// and counted in the areas (see [`Analyzer::min_score`]); 0.5 when absent.
+pub const LESION_MIN_SCORE_KEY: &str = "lesion_min_score";
+
+/// The lesion score threshold a file's settings ask for, if valid (0 to 1).
+pub fn lesion_min_score(metadata: &std::collections::BTreeMap<String, String>) -> Option<f32> {
+    metadata
+        .get(LESION_MIN_SCORE_KEY)
+        .and_then(|v| v.parse::<f32>().ok())
+        .filter(|v| (0.0..=1.0).contains(v))
+}
+
 /// Lesion class names by label (label 0 is background).
 pub const LESION_NAMES: [&str; 3] = ["background", "ggo", "consolidation"];
 

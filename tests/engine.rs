@@ -487,6 +487,7 @@ fn the_default_weights_hold_both_models() {
     );
     let mut meta = BTreeMap::new();
     meta.insert("description".to_string(), "Demo weights".to_string());
+    meta.insert("lesion_min_score".to_string(), "0.2".to_string());
     let bytes = write_safetensors(&both, true, &meta).unwrap();
 
     let mut e = engine();
@@ -498,6 +499,7 @@ fn the_default_weights_hold_both_models() {
         Reply::ModelReady(info) => {
             assert!(info.default && !info.placeholder && info.lesions, "{info:?}");
             assert!(info.label.starts_with("Demo weights"), "{info:?}");
+            assert_eq!(info.min_score, 0.2);
         }
         other => panic!("{other:?}"),
     }

@@ -4,7 +4,7 @@ use leptos::prelude::*;
 
 use super::browser::save_file;
 use super::overlay::{Look, css_colour, encode_png, overlay_image, paint};
-use super::state::{AppState, RowStatus, class_label};
+use super::state::{AppState, ModelStatus, RowStatus, class_label};
 use crate::imaging::{CONSOLIDATION_COLOUR, GGO_COLOUR};
 
 /// The selected slice with its lesion overlay.
@@ -20,6 +20,13 @@ pub fn SliceView() -> impl IntoView {
         consolidation: settings.show_consolidation.get(),
         min_score: settings.min_score.get(),
     };
+
+    // A new model brings its own lesion threshold (the default weights' is below 0.5).
+    Effect::new(move |_| {
+        if let ModelStatus::Ready(info) = state.model.get() {
+            settings.min_score.set(info.min_score);
+        }
+    });
 
     // Redraw whenever the selection, its result or a control changes.
     Effect::new(move |_| {

@@ -211,18 +211,20 @@ impl Engine {
         let bytes = crate::importer::write_safetensors(&merged, false, &metadata)
             .map_err(|e| capitalise(&e.to_string()))?;
         let merged = std::rc::Rc::new(merged);
-        let (analyzer, active) = models::build(
+        let (mut analyzer, active) = models::build(
             merged.clone(),
             active.classifier_detector.clone(),
             active.segmenter.clone(),
             active.placeholder_segmenter,
             &self.compute.device,
         )?;
+        analyzer.min_score = self.user.min_score();
         self.user.classifier = Some(UserCheckpoint {
             file: FINE_TUNED_FILE.to_string(),
             weights: merged,
             detector: active.classifier_detector.clone(),
             description: None,
+            min_score: None,
         });
         let info = self.user.info_with(active.placeholder_segmenter);
         self.analyzer = Some(analyzer);

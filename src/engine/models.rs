@@ -40,6 +40,8 @@ pub struct UserCheckpoint {
     pub detector: DetectorConfig,
     /// The file's own description (its `description` setting), shown as the model's name.
     pub description: Option<String>,
+    /// The file's lesion score threshold (its `lesion_min_score` setting).
+    pub min_score: Option<f32>,
 }
 
 /// The user's checkpoints behind the active model (both `None` with the placeholder).
@@ -66,6 +68,11 @@ impl UserWeights {
         info
     }
 
+    /// The lesion score threshold of these checkpoints: the segmentation file's, else 0.5.
+    pub fn min_score(&self) -> f32 {
+        self.segmenter.as_ref().and_then(|s| s.min_score).unwrap_or(0.5)
+    }
+
     /// How the page describes a model built from these checkpoints.
     pub fn info(&self) -> ModelInfo {
         let mut names: Vec<&str> = [&self.classifier, &self.segmenter]
@@ -87,6 +94,7 @@ impl UserWeights {
             placeholder: false,
             default: false,
             lesions: self.segmenter.is_some(),
+            min_score: self.min_score(),
         }
     }
 }
@@ -97,6 +105,7 @@ pub fn placeholder_info() -> ModelInfo {
         label: format!("placeholder (random ResNet-18 weights, seed {PLACEHOLDER_SEED})"),
         placeholder: true,
         default: false,
+        min_score: 0.5,
         lesions: true,
     }
 }
@@ -227,6 +236,7 @@ pub fn user_model(
                 weights: Rc::new(tensors),
                 detector: detector.clone(),
                 description: checkpoint.metadata.get("description").cloned(),
+                min_score: crate::analysis::lesion_min_score(&checkpoint.metadata),
             });
             match kind {
                 ModelKind::Classification => weights.classifier = loaded,
@@ -251,12 +261,13 @@ pub fn user_model(
         ),
         None => (None, false),
     };
-    let (analyzer, active) = build(
+    let (mut analyzer, active) = build(
         classifier.weights.clone(),
         classifier.detector.clone(),
         segmenter,
         placeholder,
         device,
     )?;
+    analyzer.min_score = weights.min_score();
     Ok((analyzer, weights, active))
 }

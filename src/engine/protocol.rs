@@ -34,6 +34,14 @@ pub struct ModelInfo {
     pub default: bool,
     /// Whether a segmentation model is present (lesions, masks, areas).
     pub lesions: bool,
+    /// The lesion score from which lesions are drawn and counted (the segmentation file's
+    /// setting, else 0.5).
+    #[serde(default = "half")]
+    pub min_score: f32,
+}
+
+fn half() -> f32 {
+    0.5
 }
 
 /// What the page asks of the engine. Requests are handled one at a time, in order, and each

@@ -227,6 +227,15 @@ async function defaultPhase(browser, slice) {
       timeout: MODEL_TIMEOUT_MS,
     });
     check(true, 'placeholder and back to the default weights from the page');
+    const cached = await page.evaluate(async () => {
+      for (const name of await caches.keys()) {
+        for (const request of await (await caches.open(name)).keys()) {
+          if (request.url.endsWith('/ct-mask-net-default.safetensors')) return true;
+        }
+      }
+      return false;
+    });
+    check(cached, 'the service worker keeps the default weights for offline use');
   } finally {
     await context.close();
   }

@@ -29,6 +29,9 @@ pub struct CombineArgs {
     /// What the page shows as the model's name.
     #[arg(long)]
     description: Option<String>,
+    /// Lesions scoring at least this are drawn and counted by default (the page, predict).
+    #[arg(long)]
+    lesion_min_score: Option<f32>,
     /// More settings to store, KEY=VALUE (e.g. provenance).
     #[arg(long = "meta", value_parser = parse_pair)]
     meta: Vec<(String, String)>,
@@ -81,6 +84,12 @@ pub fn run(args: CombineArgs) -> Result<ExitCode, String> {
     // The segmentation model's training scale, where evaluate-segmentation looks for it.
     if let Some(scale) = seg.metadata.get("input_scale") {
         metadata.insert("input_scale".into(), scale.clone());
+    }
+    if let Some(v) = args.lesion_min_score {
+        if !(0.0..=1.0).contains(&v) {
+            return Err("--lesion-min-score takes a number from 0 to 1".into());
+        }
+        metadata.insert(ct_mask_net::analysis::LESION_MIN_SCORE_KEY.into(), v.to_string());
     }
     if let Some(text) = &args.description {
         metadata.insert("description".into(), text.clone());

@@ -76,6 +76,9 @@ pub struct EvaluateArgs {
     weights: PathBuf,
     /// Labelled slices (folders per class or COVIDx-CT-style names).
     data: PathBuf,
+    /// Print the figures as one JSON object instead of a table.
+    #[arg(long)]
+    json: bool,
 }
 
 const NAMES: [&str; 3] = ["normal", "pneumonia", "covid"];
@@ -181,6 +184,18 @@ pub fn evaluate(args: EvaluateArgs) -> Result<ExitCode, String> {
     let mut m = ConfusionMatrix::default();
     for (file, l) in files.iter().zip(&logits) {
         m.add(file.class, ct_mask_net::evaluation::argmax(l));
+    }
+    if args.json {
+        let value = serde_json::json!({
+            "slices": m.total(),
+            "accuracy": m.accuracy(),
+            "sensitivity": (0..3).map(|c| m.sensitivity(c)).collect::<Vec<_>>(),
+            "precision": (0..3).map(|c| m.precision(c)).collect::<Vec<_>>(),
+            "confusion": m.counts,
+            "classes": NAMES,
+        });
+        println!("{value}");
+        return Ok(ExitCode::SUCCESS);
     }
     print_metrics(&m);
     Ok(ExitCode::SUCCESS)

@@ -31,9 +31,10 @@ pub struct PredictArgs {
     /// Write `<image name>.overlay.png` with lesion masks and boxes into this folder.
     #[arg(long)]
     overlay: Option<PathBuf>,
-    /// Lesions scoring below this are listed but not drawn or counted in the areas.
-    #[arg(long, default_value_t = 0.5)]
-    min_score: f32,
+    /// Lesions scoring below this are listed but not drawn or counted in the areas. Default:
+    /// the segmentation file's own setting (the default weights have one), else 0.5.
+    #[arg(long)]
+    min_score: Option<f32>,
     /// Where the models run: `cpu`, or `gpu` (wgpu; needs a build with the `wgpu` feature).
     #[arg(long, default_value = "cpu", value_parser = ["cpu", "gpu"])]
     backend: String,
@@ -73,7 +74,14 @@ pub fn run(args: PredictArgs) -> Result<ExitCode, String> {
         &device,
     )
     .map_err(|e| e.to_string())?;
-    analyzer.min_score = args.min_score;
+    analyzer.min_score = args
+        .min_score
+        .or_else(|| {
+            segmenter
+                .as_ref()
+                .and_then(|(c, _)| ct_mask_net::analysis::lesion_min_score(&c.metadata))
+        })
+        .unwrap_or(0.5);
     drop((classifier, segmenter));
     if let Some(dir) = &args.overlay {
         std::fs::create_dir_all(dir)
@@ -109,7 +117,7 @@ fn predict_one(analyzer: &Analyzer, path: &Path, args: &PredictArgs) -> Result<V
     analysis.report.timings_ms.decode_ms = decode_ms;
 
     if let Some(dir) = &args.overlay {
-        write_overlay(&analysis, &image, dir, path, args)?;
+        write_overlay(&analysis, &image, dir, path, args, analyzer.min_score)?;
     }
 
     let mut value = serde_json::to_value(&analysis.report).map_err(|e| e.to_string())?;
@@ -127,6 +135,7 @@ fn write_overlay(
     dir: &Path,
     path: &Path,
     args: &PredictArgs,
+    min_score: f32,
 ) -> Result<(), String> {
     let (Some(masks), Some(lesions)) = (&analysis.masks, &analysis.report.detections) else {
         return Ok(());
@@ -134,7 +143,7 @@ fn write_overlay(
     let shown = |label: &str| -> Vec<[f32; 4]> {
         lesions
             .iter()
-            .filter(|l| l.label == label && l.score >= args.min_score)
+            .filter(|l| l.label == label && l.score >= min_score)
             .map(|l| l.bbox)
             .collect()
     };
