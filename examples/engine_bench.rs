@@ -39,6 +39,7 @@ fn main() {
             let request = Request::Analyse {
                 name: path.clone(),
                 bytes: bytes.clone(),
+                window: "lung".into(),
             };
             match pollster::block_on(engine.handle(request)) {
                 Reply::Analysed(slice) => times.push(slice.total_ms),

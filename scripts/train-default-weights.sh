@@ -14,7 +14,9 @@
 #    train = COVID-CT-MD P001 (COVID-19), cap001 (CAP), normal001 (normal) + MedSeg train
 #    (COVID-19); validation = the CNCB pneumonia patient + MedSeg test (COVID-19). No unseen
 #    normal patient exists here, so the validation set has no normal slice.
-# 3. combine both models into one f16 file; evaluate that file: box and mask AP on the 48
+# 3. the lesion threshold shown by default: the score from which the 50 training slices get as
+#    many lesions as they have objects;
+# 4. combine both models into one f16 file; evaluate that file: box and mask AP on the 48
 #    MedSeg test slices, the classifier on the validation set (weights/metrics.json).
 #
 # Work files go to $WORK (default ~/.cache/ct-mask-net/default-weights); nothing from
@@ -71,8 +73,16 @@ done
     --val "$WORK/s-val" --epochs "$S_EPOCHS" --lr "$S_LR" --batch 8 --seed 0 \
     --out "$WORK/classifier.safetensors" | tee "$WORK/finetune.log"
 
+# The lesion threshold of the page and predict: the score from which the training slices get
+# as many lesions as they have objects.
+"$BIN" evaluate-segmentation --json --weights "$SEGMENTATION" \
+    "$SHARED/medseg_ggo_consolidation/train" >"$WORK/train-eval.json"
+MIN_SCORE=$(grep -o '"count_matched_score":[0-9.eE+-]*' "$WORK/train-eval.json" | cut -d: -f2)
+MIN_SCORE=$(printf '%.2f' "${MIN_SCORE:-0.5}")
+echo "lesion threshold: $MIN_SCORE"
+
 "$BIN" combine --segmentation "$SEGMENTATION" --classifier "$WORK/classifier.safetensors" \
-    --f16 --out "$OUT" \
+    --f16 --out "$OUT" --lesion-min-score "$MIN_SCORE" \
     --description "Default demonstration weights (ResNet-18 trained here on public data; not a diagnostic device)"
 "$BIN" evaluate-segmentation --json --weights "$OUT" "$SHARED/medseg_ggo_consolidation/test" \
     >"$WORK/default-eval.json"

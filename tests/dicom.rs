@@ -180,3 +180,35 @@ fn written_files_check_rescale_inversion_and_refusals() {
     assert!(matches!(&err, ImagingError::Dicom(_)), "{err}");
     println!("messages: {no_pixels} | {err}");
 }
+
+/// The page's window choice reaches the decoder: the same DICOM file analysed in the lung and
+/// the mediastinal window gives different pixels; a bad window is a plain refusal.
+#[test]
+fn the_engine_analyses_dicom_in_the_window_asked_for() {
+    use ct_mask_net::engine::{Engine, Reply, Request};
+    let mut engine = Engine::new(ct_mask_net::backend::cpu(), "CPU (test)");
+    assert!(matches!(
+        pollster::block_on(engine.handle(Request::UsePlaceholder)),
+        Reply::ModelReady(_)
+    ));
+    let bytes = written_slice("MONOCHROME2", EXPLICIT_LE, true);
+    let mut analyse = |window: &str| {
+        pollster::block_on(engine.handle(Request::Analyse {
+            name: "slice.dcm".into(),
+            bytes: bytes.clone(),
+            window: window.into(),
+        }))
+    };
+    let pixels = |reply: Reply| match reply {
+        Reply::Analysed(slice) => slice.image.into_raw(),
+        other => panic!("{other:?}"),
+    };
+    let lung = pixels(analyse("lung"));
+    let mediastinum = pixels(analyse("mediastinum"));
+    assert_ne!(lung, mediastinum);
+    assert_eq!(pixels(analyse("-600,1500")), lung);
+    match analyse("narrow") {
+        Reply::AnalysisFailed(message) => assert!(message.contains("not a window"), "{message}"),
+        other => panic!("{other:?}"),
+    }
+}

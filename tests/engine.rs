@@ -26,6 +26,7 @@ fn analyse(engine: &mut Engine, name: &str, bytes: Vec<u8>) -> Reply {
     block_on(engine.handle(Request::Analyse {
         name: name.into(),
         bytes,
+        window: "lung".into(),
     }))
 }
 
@@ -215,6 +216,7 @@ fn requests_and_replies_survive_the_wire_form() {
         Request::Analyse {
             name: "x, \"quoted\".png".into(),
             bytes: vec![9; 17],
+            window: "40,350".into(),
         },
     ];
     for request in requests {

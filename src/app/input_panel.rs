@@ -38,7 +38,7 @@ pub fn InputPanel() -> impl IntoView {
                 on:dragleave=move |_| dragging.set(false)
                 on:drop=on_drop
             >
-                <span>"Drop CT slices here (PNG, JPEG or DICOM, lung window), or "</span>
+                <span>"Drop CT slices here (PNG, JPEG or DICOM), or "</span>
                 <span class="button-like">"choose files…"</span>
                 <input
                     type="file"
@@ -48,6 +48,19 @@ pub fn InputPanel() -> impl IntoView {
                     multiple
                     on:change=on_change
                 />
+            </label>
+            <label class="hint">
+                "DICOM window: "
+                <select
+                    data-testid="dicom-window"
+                    prop:value=move || state.dicom_window.get()
+                    on:change=move |ev| state.dicom_window.set(event_target_value(&ev))
+                >
+                    <option value="lung">"Lung (level -600, width 1500; the paper's data)"</option>
+                    <option value="mediastinum">"Mediastinum (40, 350)"</option>
+                    <option value="file">"The file's own (else lung)"</option>
+                </select>
+                " (for files analysed from now on)"
             </label>
             <Progress/>
         </section>

@@ -95,6 +95,7 @@ async fn analyse_file(state: AppState, file: &web_sys::File) -> Result<SliceResu
     let request = Request::Analyse {
         name: file.name(),
         bytes,
+        window: state.dicom_window.get_untracked(),
     };
     let engine = state.engine().map_err(Failure::Engine)?;
     match engine

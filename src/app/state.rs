@@ -97,6 +97,9 @@ pub struct AppState {
     pub model_files: StoredValue<Vec<Vec<web_sys::File>>, LocalStorage>,
     /// Whether the default weights are the active model (restored after an engine restart).
     pub default_active: StoredValue<bool>,
+    /// The window DICOM slices are analysed in (`lung`, `mediastinum` or `file`), read when
+    /// a file's turn comes.
+    pub dicom_window: RwSignal<String>,
     /// The batch, in order of arrival.
     pub rows: RwSignal<Vec<Row>>,
     /// Files waiting to be analysed, with their row ids and how often the engine stopped
@@ -130,6 +133,7 @@ impl AppState {
             engine: StoredValue::new_local(None),
             model_files: StoredValue::new_local(Vec::new()),
             default_active: StoredValue::new(false),
+            dicom_window: RwSignal::new("lung".to_string()),
             rows: RwSignal::new(Vec::new()),
             queue: StoredValue::new_local(VecDeque::new()),
             running: RwSignal::new(false),

@@ -16,7 +16,7 @@ pub use protocol::{Envelope, ModelInfo, Reply, Request};
 
 use crate::analysis::{Analyzer, SliceAnalysis};
 use crate::backend::ComputeDevice;
-use crate::imaging::decode_slice;
+use crate::imaging::{WindowChoice, decode_slice_with};
 use finetune::Session;
 use models::{ActiveWeights, UserCheckpoint, UserWeights};
 
@@ -150,7 +150,11 @@ impl Engine {
                 Ok(ms) => Reply::WarmedUp { ms },
                 Err(message) => Reply::AnalysisFailed(message),
             },
-            Request::Analyse { name, bytes } => match self.analyse(&bytes).await {
+            Request::Analyse {
+                name,
+                bytes,
+                window,
+            } => match self.analyse(&bytes, &window).await {
                 Ok(slice) => Reply::Analysed(Box::new(slice)),
                 Err(message) => {
                     log::warn!("{name}: {message}");
@@ -245,13 +249,14 @@ impl Engine {
         Ok(started.elapsed().as_secs_f64() * 1e3)
     }
 
-    /// Decodes and analyses one file. Errors are plain-words messages.
-    async fn analyse(&self, bytes: &[u8]) -> Result<AnalysedSlice, String> {
+    /// Decodes (DICOM in `window`) and analyses one file. Errors are plain-words messages.
+    async fn analyse(&self, bytes: &[u8], window: &str) -> Result<AnalysedSlice, String> {
         let Some(analyzer) = &self.analyzer else {
             return Err("No model is loaded yet".into());
         };
+        let window = WindowChoice::parse(window).map_err(|e| capitalise(&e))?;
         let started = Instant::now();
-        let image = decode_slice(bytes).map_err(|e| capitalise(&e.to_string()))?;
+        let image = decode_slice_with(bytes, window).map_err(|e| capitalise(&e.to_string()))?;
         let decode_ms = started.elapsed().as_secs_f64() * 1e3;
         let mut analysis = analyzer
             .analyze(&image)

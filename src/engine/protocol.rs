@@ -44,6 +44,10 @@ fn half() -> f32 {
     0.5
 }
 
+fn lung() -> String {
+    "lung".into()
+}
+
 /// What the page asks of the engine. Requests are handled one at a time, in order, and each
 /// gets exactly one [`Reply`].
 #[derive(Debug, Clone, PartialEq)]
@@ -70,6 +74,9 @@ pub enum Request {
         name: String,
         /// The file's bytes.
         bytes: Vec<u8>,
+        /// The window of a DICOM file: `lung`, `mediastinum`, `file` or `LEVEL,WIDTH` (see
+        /// [`crate::imaging::WindowChoice::parse`]); other images ignore it.
+        window: String,
     },
     /// Start fine-tuning S ("heads" mode) on a labelled set, from the active classifier.
     /// Replies [`Reply::FineTuneProgress`] for epoch 0 or [`Reply::FineTuneFailed`].
@@ -148,6 +155,8 @@ enum RequestHeader {
     },
     Analyse {
         name: String,
+        #[serde(default = "lung")]
+        window: String,
     },
     FineTuneStart {
         labels: Vec<u8>,
@@ -258,8 +267,12 @@ impl Request {
                     buffers,
                 }
             }
-            Self::Analyse { name, bytes } => Envelope {
-                header: to_json(&RequestHeader::Analyse { name }),
+            Self::Analyse {
+                name,
+                bytes,
+                window,
+            } => Envelope {
+                header: to_json(&RequestHeader::Analyse { name, window }),
                 buffers: vec![bytes],
             },
             Self::FineTuneStart(setup) => Envelope {
@@ -305,13 +318,14 @@ impl Request {
                 }
                 Ok(Self::LoadWeights(files.into_iter().zip(buffers).collect()))
             }
-            RequestHeader::Analyse { name } => {
+            RequestHeader::Analyse { name, window } => {
                 if buffers.len() != 1 {
                     return Err(bad("one buffer expected for an image"));
                 }
                 Ok(Self::Analyse {
                     name,
                     bytes: buffers.remove(0),
+                    window,
                 })
             }
             RequestHeader::FineTuneStart {

@@ -543,6 +543,10 @@ async function main() {
     check(/GPU not used: the CPU backend was chosen/.test(
       await page.inputValue('[data-testid="diagnostics-text"]')),
     'diagnostics say the CPU was chosen');
+    const windows = await page.$$eval('[data-testid="dicom-window"] option', (os) => os.map((o) => o.value));
+    check(JSON.stringify(windows) === '["lung","mediastinum","file"]' &&
+      (await page.inputValue('[data-testid="dicom-window"]')) === 'lung',
+    `DICOM window choice offered, lung first (${windows})`);
     const note = await page.textContent('[data-testid="placeholder-note"]');
     check(/random seeded weights/.test(note) && /results mean nothing/.test(note),
       'the placeholder warning is shown');

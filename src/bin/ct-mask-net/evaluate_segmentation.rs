@@ -63,6 +63,8 @@ pub fn run(args: EvaluateSegmentationArgs) -> Result<ExitCode, String> {
 
     let started = Instant::now();
     let mut eval = SegmentationEval::default();
+    let mut scores: Vec<f32> = Vec::new();
+    let mut objects = 0usize;
     for (k, slice) in slices.iter().enumerate() {
         let [h, w] = slice.mask.size;
         let transform = match scale {
@@ -98,12 +100,20 @@ pub fn run(args: EvaluateSegmentationArgs) -> Result<ExitCode, String> {
                     .collect(),
             })
             .collect();
+        scores.extend(predictions.iter().map(|p| p.score));
+        objects += truth.len();
         eval.add(match_slice(&truth, &predictions, 2));
         eprint!("\revaluated {}/{} slices", k + 1, slices.len());
     }
     eprintln!(" in {:.0} s", started.elapsed().as_secs_f64());
 
     let rows: Vec<ClassAp> = (1..=2).map(|label| eval.class(label)).collect();
+    // The score from which there are as many lesions as true objects (a threshold for showing
+    // lesions that is calibrated on counts, not on any one slice).
+    scores.sort_by(|a, b| b.total_cmp(a));
+    let count_matched = scores
+        .get(objects.saturating_sub(1).min(scores.len().saturating_sub(1)))
+        .copied();
     if args.json {
         let value = serde_json::json!({
             "weights": args.weights.display().to_string(),
@@ -111,6 +121,7 @@ pub fn run(args: EvaluateSegmentationArgs) -> Result<ExitCode, String> {
             "slices": eval.len(),
             "min_pixels": args.min_pixels,
             "input_scale": scale.name(),
+            "count_matched_score": count_matched,
             "classes": rows,
             "mean": {
                 "box_ap50": mean(&rows, |r| r.box_ap50),
@@ -156,5 +167,8 @@ pub fn run(args: EvaluateSegmentationArgs) -> Result<ExitCode, String> {
         cell(mean(&rows, |r| r.mask_ap))
     );
     println!("AP: COCO 101-point interpolation; AP50 at IoU 0.5, AP the mean over IoU 0.50:0.95.");
+    if let Some(score) = count_matched {
+        println!("as many lesions as objects from score {score:.3} up");
+    }
     Ok(ExitCode::SUCCESS)
 }
