@@ -201,9 +201,6 @@ pub fn user_model(
     let mut seen = Vec::new();
     let mut pairs_with_placeholder = false;
     for (name, bytes) in files {
-        if bytes.is_empty() {
-            return Err(format!("{name}: the file is empty (0 bytes)"));
-        }
         let checkpoint = read_checkpoint(&bytes).map_err(|e| format!("{name}: {e}"))?;
         drop(bytes);
         let kind = ModelKind::detect(&checkpoint.weights).map_err(|e| format!("{name}: {e}"))?;

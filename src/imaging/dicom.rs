@@ -156,6 +156,25 @@ fn number(obj: &DefaultDicomObject, tag: dicom_object::Tag) -> Option<f32> {
     text(obj, tag)?.split('\\').next()?.trim().parse().ok()
 }
 
+/// What a DICOM modality code other than CT stands for, in plain words; `None` for CT and for
+/// codes that may hold CT pixels (`OT` other, `SC` secondary capture) or are unknown.
+fn not_ct(code: &str) -> Option<&'static str> {
+    Some(match code.trim().to_ascii_uppercase().as_str() {
+        "MR" => "a magnetic resonance image",
+        "CR" | "DX" | "DR" | "RG" => "an X-ray radiograph",
+        "US" => "an ultrasound image",
+        "MG" => "a mammogram",
+        "NM" => "a nuclear medicine image",
+        "PT" => "a PET image",
+        "XA" | "RF" => "an X-ray angiography or fluoroscopy image",
+        "ES" | "XC" | "GM" | "SM" => "a photograph or microscopy image",
+        "OP" | "OPT" => "an ophthalmic image",
+        "SR" | "PR" | "KO" | "DOC" => "a report or presentation object, not an image",
+        "ECG" | "EEG" | "HD" => "a waveform, not an image",
+        _ => return None,
+    })
+}
+
 /// Reads a DICOM slice into Hounsfield units.
 ///
 /// # Errors
@@ -167,11 +186,22 @@ pub fn read_dicom(bytes: &[u8]) -> Result<CtSlice, ImagingError> {
         .ok_or_else(|| dicom("the file has no DICOM header (no \"DICM\" marker)".into()))?;
     let obj = OpenFileOptions::new()
         .from_reader(Cursor::new(&bytes[offset..]))
-        .map_err(|e| dicom(format!("the DICOM file could not be read ({e})")))?;
+        .map_err(|e| {
+            dicom(format!(
+                "the DICOM file could not be read; it may be truncated or damaged ({e})"
+            ))
+        })?;
     if obj.element(tags::PIXEL_DATA).is_err() {
         return Err(dicom(
             "the DICOM file holds no image (no pixel data)".into(),
         ));
+    }
+    if let Some(code) = text(&obj, tags::MODALITY) {
+        if let Some(what) = not_ct(&code) {
+            return Err(dicom(format!(
+                "this DICOM file is {what} (modality {code}), not a CT slice"
+            )));
+        }
     }
     let width = u32::from(
         obj.element(tags::COLUMNS)
@@ -210,6 +240,19 @@ pub fn read_dicom(bytes: &[u8]) -> Result<CtSlice, ImagingError> {
             "the DICOM pixel data could not be decoded (transfer syntax {name}, {syntax}): {e}"
         ))
     })?;
+    let bits = obj
+        .element(tags::BITS_ALLOCATED)
+        .ok()
+        .and_then(|e| e.to_int::<u16>().ok())
+        .unwrap_or(16);
+    let needed = width as usize * height as usize * usize::from(bits).div_ceil(8);
+    if decoded.data().len() < needed {
+        return Err(dicom(format!(
+            "the DICOM pixel data is shorter than a {width}x{height} image needs ({} of {needed} \
+             bytes; the file may be truncated)",
+            decoded.data().len()
+        )));
+    }
     let options = ConvertOptions::new()
         .with_modality_lut(ModalityLutOption::Default)
         .with_voi_lut(VoiLutOption::Identity);

@@ -12,6 +12,10 @@ const LISTED_NAMES: usize = 10;
 /// Why a checkpoint could not be read or does not fit the model.
 #[derive(Debug, thiserror::Error)]
 pub enum ImportError {
+    /// The file has no bytes at all.
+    #[error("the file is empty (0 bytes): not a model checkpoint")]
+    Empty,
+
     /// The bytes are not a PyTorch checkpoint (`.pth`, legacy or zip) nor a safetensors file.
     #[error(
         "this file is not a model checkpoint: it is neither a PyTorch .pth file nor a \

@@ -80,6 +80,9 @@ pub struct Checkpoint {
 /// entry of a top-level dict, or from the top-level dict itself when it is a state dict. Only
 /// those tensors are converted; optimizer state and other objects are ignored.
 pub fn read_checkpoint(bytes: &[u8]) -> Result<Checkpoint, ImportError> {
+    if bytes.is_empty() {
+        return Err(ImportError::Empty);
+    }
     if zipfmt::sniff(bytes) {
         let parts = zipfmt::read(bytes)?;
         return Ok(from_parts(CheckpointFormat::TorchZip, parts));

@@ -79,18 +79,15 @@ function realSlices() {
 }
 
 /** Bad inputs, written to a temporary folder. */
-function badFiles(dir, goodPng) {
-  const bytes = fs.readFileSync(goodPng);
-  const files = {
-    'truncated.png': bytes.subarray(0, Math.floor(bytes.length / 3)),
-    'notes.png': Buffer.from('These are my notes, not an image.\n'),
-    'empty.png': Buffer.alloc(0),
-  };
-  return Object.entries(files).map(([name, content]) => {
-    const file = path.join(dir, name);
-    fs.writeFileSync(file, content);
-    return file;
-  });
+/** The bad-input corpus (tests/fixtures/bad-inputs, made by examples/make_bad_inputs.rs):
+ * [{ file, usedAs: 'slice' | 'weights', words }], words being what its error must say. */
+function badInputs() {
+  const dir = path.join(REPO, 'tests/fixtures/bad-inputs');
+  return fs.readFileSync(path.join(dir, 'expected.tsv'), 'utf8').trim().split('\n').slice(1)
+    .map((line) => {
+      const [name, usedAs, words] = line.split('\t');
+      return { file: path.join(dir, name), usedAs, words };
+    });
 }
 
 /** Fails the test on any request to another origin or with a body. */
@@ -508,7 +505,8 @@ async function main() {
   const workDir = fs.mkdtempSync(path.join(os.tmpdir(), 'ct-mask-net-web-'));
   const fixture = path.join(REPO, 'tests/fixtures/slices/synthetic_slice.png');
   const good = [fixture, ...realSlices()];
-  const bad = badFiles(workDir, fixture);
+  const corpus = badInputs();
+  const bad = corpus.filter((c) => c.usedAs === 'slice').map((c) => c.file);
 
   const browser = await chromium.launch({
     executablePath: CHROMIUM,
@@ -560,6 +558,18 @@ async function main() {
     check(/not a model checkpoint/.test(weightsError), `bad weights refused: "${weightsError}"`);
     check(await page.isVisible('[data-testid="weights-status"][data-state="placeholder"]'),
       'the placeholder stays active after bad weights');
+    for (const c of corpus.filter((x) => x.usedAs === 'weights')) {
+      const name = path.basename(c.file);
+      await page.setInputFiles('[data-testid="weights-input"]', c.file);
+      await page.waitForFunction((n) => {
+        const e = document.querySelector('[data-testid="weights-error"]');
+        return e && e.textContent.includes(n);
+      }, name, { timeout: 60_000 });
+      const message = await page.textContent('[data-testid="weights-error"]');
+      check(message.toLowerCase().includes(c.words.toLowerCase()), `weights ${name}: "${message}"`);
+    }
+    check(await page.isVisible('[data-testid="weights-status"][data-state="placeholder"]'),
+      'the placeholder stays active after the whole bad-weights corpus');
 
     // The batch.
     const files = [...good, ...bad];
@@ -626,14 +636,10 @@ async function main() {
         `${path.basename(file)}: probabilities ${row?.probs} sum to ${sum.toFixed(4)}`);
       console.log(`  per-slice time (CPU backend): ${path.basename(file)}: ${row?.time}`);
     }
-    const expectedErrors = {
-      'truncated.png': /corrupt or truncated/i,
-      'notes.png': /unsupported image format/i,
-      'empty.png': /empty/i,
-    };
-    for (const [name, pattern] of Object.entries(expectedErrors)) {
+    for (const c of corpus.filter((x) => x.usedAs === 'slice')) {
+      const name = path.basename(c.file);
       const row = rows.find((r) => r.name === name);
-      check(row?.status === 'error' && pattern.test(row.error || ''),
+      check(row?.status === 'error' && (row.error || '').toLowerCase().includes(c.words.toLowerCase()),
         `${name}: error "${row?.error}"`);
     }
 
