@@ -55,6 +55,8 @@ fn the_default_weights_load_as_both_models_with_their_settings() {
     );
     assert_eq!(detector.backbone.depth as u64, card["resnet_depth"].as_u64().unwrap());
     assert!(bytes.len() <= 50_000_000, "{} bytes", bytes.len());
+    // The page checks downloads against the recorded SHA-256: it must be this file's.
+    ct_mask_net::engine::verify_default_weights(&bytes).expect("weights/ct-mask-net-default.sha256");
     let device = ct_mask_net::backend::cpu().device;
     ct_mask_net::analysis::Analyzer::new(
         &classifier,

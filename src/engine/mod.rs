@@ -3,6 +3,7 @@
 //! analysed) or, where no worker can start, in the page itself; both go through the same
 //! [`Engine::handle`]. It is plain Rust with no browser dependency, so it is tested natively.
 
+mod digest;
 pub mod finetune;
 mod models;
 pub mod protocol;
@@ -10,6 +11,7 @@ pub mod protocol;
 use image::RgbImage;
 use web_time::Instant;
 
+pub use digest::{expected_default_sha256, sha256_hex, verify_default_weights};
 pub use finetune::{EpochReport, FineTuneSettings, FineTuneSetup, PAIRED_SEGMENTER_KEY};
 pub use models::{DEFAULT_NOTE, PLACEHOLDER_NOTE, PLACEHOLDER_SEED};
 pub use protocol::{Envelope, ModelInfo, Reply, Request};
