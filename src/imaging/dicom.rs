@@ -184,6 +184,12 @@ pub fn read_dicom(bytes: &[u8]) -> Result<CtSlice, ImagingError> {
     let dicom = |m: String| ImagingError::Dicom(m);
     let offset = dicm_offset(bytes)
         .ok_or_else(|| dicom("the file has no DICOM header (no \"DICM\" marker)".into()))?;
+    // Damaged lengths are refused before the parser reserves what they declare.
+    super::dicom_guard::check_lengths(&bytes[offset..]).map_err(|e| {
+        dicom(format!(
+            "the DICOM file could not be read; it may be truncated or damaged ({e})"
+        ))
+    })?;
     let obj = OpenFileOptions::new()
         .from_reader(Cursor::new(&bytes[offset..]))
         .map_err(|e| {

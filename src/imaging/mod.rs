@@ -15,11 +15,13 @@
 
 mod decode;
 mod dicom;
+mod dicom_guard;
 mod overlay;
 mod pil_resize;
 
 pub use decode::{MAX_PIXELS, MAX_SIDE, MIN_SIDE, decode_slice, decode_slice_with};
 pub use dicom::{CtSlice, Window, WindowChoice, is_dicom, read_dicom};
+pub use dicom_guard::check_lengths as check_dicom_lengths;
 pub use overlay::{CONSOLIDATION_COLOUR, GGO_COLOUR, OverlayLayer, render_overlay};
 pub use pil_resize::pil_resize_bilinear;
 

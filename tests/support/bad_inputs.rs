@@ -155,6 +155,21 @@ fn zip_with(name: &str, content: &[u8]) -> Vec<u8> {
     out
 }
 
+/// A good 64x64 grayscale PNG (a fuzzing seed).
+pub fn good_png() -> Vec<u8> {
+    png(64, 64)
+}
+
+/// A good 64x64 grayscale JPEG (a fuzzing seed).
+pub fn good_jpeg() -> Vec<u8> {
+    jpeg(64, 64)
+}
+
+/// A good 64x64 uncompressed CT DICOM file (a fuzzing seed).
+pub fn good_dicom() -> Vec<u8> {
+    dicom(Dicom::default())
+}
+
 /// The whole corpus, in a fixed order.
 pub fn corpus() -> Vec<BadInput> {
     use Use::{Slice, Weights};
@@ -178,6 +193,19 @@ pub fn corpus() -> Vec<BadInput> {
         v.extend((0..400u32).map(|i| (i * 37 % 251) as u8));
         v
     };
+    // Damaged element headers that once made the DICOM parser reserve gigabytes (found by
+    // examples/fuzz_inputs.rs): pixel data declaring 2 GB, and a value representation that
+    // does not exist.
+    let pixel_tag = (0..good_dicom.len() - 8)
+        .find(|&i| good_dicom[i..i + 6] == [0xE0, 0x7F, 0x10, 0x00, b'O', b'B'])
+        .expect("the pixel data element");
+    let mut huge_length = good_dicom.clone();
+    huge_length[pixel_tag + 8..pixel_tag + 12].copy_from_slice(&0x7FFF_FFFFu32.to_le_bytes());
+    let modality_tag = (0..good_dicom.len() - 8)
+        .find(|&i| good_dicom[i..i + 6] == [0x08, 0x00, 0x60, 0x00, b'C', b'S'])
+        .expect("the modality element");
+    let mut unknown_vr = good_dicom.clone();
+    unknown_vr[modality_tag + 4..modality_tag + 6].copy_from_slice(b"UA");
     let item = |name, bytes, expect, used_as| BadInput {
         name,
         bytes,
@@ -216,6 +244,8 @@ pub fn corpus() -> Vec<BadInput> {
         item("zero-rows.dcm", dicom(Dicom { rows: 0, pixels: Some(Vec::new()), ..Dicom::default() }), "each side must be", Slice),
         item("huge.dcm", dicom(Dicom { rows: 60_000, columns: 60_000, ..Dicom::default() }), "each side must be", Slice),
         item("short-pixels.dcm", dicom(Dicom { pixels: Some(vec![0; 100]), ..Dicom::default() }), "shorter than", Slice),
+        item("huge-length.dcm", huge_length, "declares 2147483647 bytes", Slice),
+        item("unknown-vr.dcm", unknown_vr, "no valid value representation", Slice),
         item("colour.dcm", dicom(Dicom { samples: 3, bits: 8, pixels: Some(vec![0; 64 * 64 * 3]), ..Dicom::default() }), "colour", Slice),
         item("empty.pth", Vec::new(), "empty (0 bytes)", Weights),
         item("notes.pth", b"These are my notes.\n".to_vec(), "not a model checkpoint", Weights),
