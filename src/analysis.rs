@@ -52,7 +52,7 @@ pub struct Lesion {
 }
 
 /// Share of the slice covered by each lesion class, in percent.
-#[derive(Debug, Clone, Copy, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
 pub struct LesionAreas {
     /// Ground-glass opacity.
     pub ggo: f32,
@@ -88,6 +88,10 @@ pub struct SliceReport {
     pub shared_detector_pass: bool,
     /// Per-stage milliseconds (both models added up).
     pub timings_ms: StageTimings,
+    /// What the reader should know about how the slice was read, in plain words (e.g. that a
+    /// very large image was scaled down first); empty for most slices.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub notes: Vec<String>,
 }
 
 /// [`Lesion`] as read back from JSON, with an owned label.
@@ -334,6 +338,7 @@ impl Analyzer {
                 classifier_input_padded: padded,
                 shared_detector_pass: share,
                 timings_ms: timings,
+                notes: Vec::new(),
             },
             ranked_boxes: ranked,
             masks,

@@ -9,6 +9,7 @@ use serde_json::{Value, json};
 use crate::engine::AnalysedSlice;
 use crate::evaluation::{ConfusionMatrix, argmax};
 use crate::finetune::{class_from_name, patient_from_name, stratified_split};
+use crate::study::{SlicePlace, Study, StudySlice, StudySummary, name_place};
 
 /// Where a file of the batch stands.
 #[derive(Debug, Clone, PartialEq)]
@@ -42,6 +43,9 @@ pub struct Row {
     /// The user's choice of split for this slice (`Some(true)`: validation), overriding the
     /// seeded split.
     pub split_override: Option<bool>,
+    /// The slice's study and place in it: from the name at first, from the DICOM header once
+    /// the file has been read.
+    pub place: Option<SlicePlace>,
 }
 
 impl Row {
@@ -52,6 +56,7 @@ impl Row {
         Self {
             id,
             label: class_from_name(&name).map(|c| c as u8),
+            place: name_place(&name),
             name,
             status: RowStatus::Queued,
             result: None,
@@ -59,6 +64,63 @@ impl Row {
             split_override: None,
         }
     }
+}
+
+/// Whether a file found inside a folder may be a CT slice: PNG, JPEG or DICOM by its extension,
+/// or a name without one or with a numeric one, as DICOM files are often named (`IM0001`,
+/// `1.2.840.113619.2.55.3.320`). Hidden files, `DICOMDIR` and other documents are not.
+pub fn is_slice_name(name: &str) -> bool {
+    let name = name.rsplit(['/', '\\']).next().unwrap_or(name);
+    if name.is_empty() || name.starts_with('.') || name.eq_ignore_ascii_case("DICOMDIR") {
+        return false;
+    }
+    match name.rsplit_once('.') {
+        None => true,
+        Some((_, ext)) => {
+            let ext = ext.to_ascii_lowercase();
+            matches!(ext.as_str(), "png" | "jpg" | "jpeg" | "dcm" | "dicom" | "ima")
+                || (!ext.is_empty() && ext.bytes().all(|b| b.is_ascii_digit()))
+        }
+    }
+}
+
+/// The studies of the batch, in order of first arrival, each slice head first.
+pub fn studies(rows: &[Row]) -> Vec<Study> {
+    let mut by_arrival: Vec<&Row> = rows.iter().collect();
+    by_arrival.sort_by_key(|r| r.id);
+    crate::study::group(
+        by_arrival
+            .into_iter()
+            .filter_map(|r| r.place.as_ref().map(|p| (r.id, p))),
+    )
+}
+
+/// The roll-up of `study`'s analysed slices (`None` before any is analysed).
+pub fn study_summary(rows: &[Row], study: &Study) -> Option<StudySummary> {
+    let slices: Vec<StudySlice> = study
+        .slices
+        .iter()
+        .enumerate()
+        .filter_map(|(i, id)| {
+            let row = rows.iter().find(|r| r.id == *id)?;
+            let report = &row.result.as_ref()?.analysis.report;
+            Some(StudySlice {
+                id: *id,
+                index: i + 1,
+                probabilities: report.prediction.class_probabilities,
+                areas: report.lesion_area_percent,
+            })
+        })
+        .collect();
+    crate::study::summarise(&slices)
+}
+
+/// Where row `id` sits among `studies`: the study's label and the row's 1-based place of how
+/// many.
+pub fn study_place<'a>(studies: &'a [Study], id: usize) -> Option<(&'a Study, usize, usize)> {
+    studies
+        .iter()
+        .find_map(|s| s.index_of(id).map(|(i, n)| (s, i, n)))
 }
 
 /// Share of the labelled slices the seeded split holds out for validation.
@@ -153,6 +215,8 @@ pub enum SortColumn {
     Consolidation,
     /// Time taken.
     Time,
+    /// Study, then the slice's place in it (head first).
+    Study,
 }
 
 /// The page's words for a class key of [`crate::model::SlicePrediction`].
@@ -168,8 +232,13 @@ pub fn class_label(key: &str) -> &'static str {
 /// Sorts `rows` by `column`. Rows lacking that column's value (not analysed yet, failed, or no
 /// lesion model) go last in either direction; ties keep the order of arrival.
 pub fn sort_rows(rows: &mut [Row], column: SortColumn, ascending: bool) {
+    let studies = if column == SortColumn::Study {
+        studies(rows)
+    } else {
+        Vec::new()
+    };
     rows.sort_by(|a, b| {
-        let order = match (sort_key(a, column), sort_key(b, column)) {
+        let order = match (sort_key(a, column, &studies), sort_key(b, column, &studies)) {
             (Some(x), Some(y)) => {
                 let order = x.cmp(&y);
                 if ascending { order } else { order.reverse() }
@@ -200,7 +269,7 @@ impl SortKey {
     }
 }
 
-fn sort_key(row: &Row, column: SortColumn) -> Option<SortKey> {
+fn sort_key(row: &Row, column: SortColumn, studies: &[Study]) -> Option<SortKey> {
     let result = || row.result.as_ref();
     let report = || result().map(|r| &r.analysis.report);
     let areas = || report().and_then(|r| r.lesion_area_percent);
@@ -214,16 +283,26 @@ fn sort_key(row: &Row, column: SortColumn) -> Option<SortKey> {
         SortColumn::Ggo => SortKey::Number(areas()?.ggo),
         SortColumn::Consolidation => SortKey::Number(areas()?.consolidation),
         SortColumn::Time => SortKey::Number(result()?.total_ms as f32),
+        SortColumn::Study => {
+            let (study, index, _) = study_place(studies, row.id)?;
+            SortKey::Text(format!("{}\u{0}{index:06}", study.label.to_lowercase()))
+        }
     })
 }
 
 /// CSV header, matching [`csv_line`].
 const CSV_HEADER: &str = "file,predicted_class,p_normal,p_pneumonia,p_covid,ggo_percent,\
-                          consolidation_percent,error,weights";
+                          consolidation_percent,error,weights,study,slice,slices,notes";
 
-/// One record per row: the numbers, or the error (or why there is no result yet).
-fn record(row: &Row) -> Value {
+/// One record per row: the numbers, or the error (or why there is no result yet), and the
+/// row's study and place in it.
+fn record(row: &Row, studies: &[Study]) -> Value {
     let mut value = json!({ "file": row.name, "weights": row.weights });
+    if let Some((study, index, count)) = study_place(studies, row.id) {
+        value["study"] = json!(study.label);
+        value["slice"] = json!(index);
+        value["slices"] = json!(count);
+    }
     match (&row.status, &row.result) {
         (RowStatus::Done, Some(result)) => {
             let report = &result.analysis.report;
@@ -235,6 +314,9 @@ fn record(row: &Row) -> Value {
             let areas = report.lesion_area_percent;
             value["ggo_percent"] = json!(areas.map(|a| a.ggo));
             value["consolidation_percent"] = json!(areas.map(|a| a.consolidation));
+            if !report.notes.is_empty() {
+                value["notes"] = json!(report.notes.join(" "));
+            }
         }
         (RowStatus::Failed(message), _) => value["error"] = json!(message),
         _ => value["error"] = json!("not analysed yet"),
@@ -242,16 +324,41 @@ fn record(row: &Row) -> Value {
     value
 }
 
+/// The rows as a JSON array of records, in the order given.
 pub fn to_json(rows: &[Row]) -> String {
-    let records: Vec<Value> = rows.iter().map(record).collect();
+    let studies = studies(rows);
+    let records: Vec<Value> = rows.iter().map(|r| record(r, &studies)).collect();
     serde_json::to_string_pretty(&records).unwrap_or_default()
 }
 
+/// One record per study: its label, its files head first, and the roll-up of their answers
+/// (`null` before any is analysed).
+pub fn studies_json(rows: &[Row]) -> String {
+    let records: Vec<Value> = studies(rows)
+        .iter()
+        .map(|study| {
+            let files: Vec<&str> = study
+                .slices
+                .iter()
+                .filter_map(|id| rows.iter().find(|r| r.id == *id).map(|r| r.name.as_str()))
+                .collect();
+            json!({
+                "study": study.label,
+                "files": files,
+                "summary": study_summary(rows, study),
+            })
+        })
+        .collect();
+    serde_json::to_string_pretty(&records).unwrap_or_default()
+}
+
+/// The rows as CSV (header [`CSV_HEADER`]), in the order given.
 pub fn to_csv(rows: &[Row]) -> String {
+    let studies = studies(rows);
     let mut text = String::from(CSV_HEADER);
     text.push('\n');
     for row in rows {
-        text.push_str(&csv_line(&record(row)));
+        text.push_str(&csv_line(&record(row, &studies)));
         text.push('\n');
     }
     text
@@ -268,6 +375,10 @@ fn csv_line(record: &Value) -> String {
         "consolidation_percent",
         "error",
         "weights",
+        "study",
+        "slice",
+        "slices",
+        "notes",
     ]
     .iter()
     .map(|key| match &record[*key] {

@@ -33,6 +33,7 @@ pub mod pipeline;
 mod readback;
 pub mod roi_heads;
 pub mod rpn;
+pub mod study;
 #[cfg(not(target_arch = "wasm32"))]
 pub mod training;
 pub mod transform;

@@ -3,7 +3,9 @@
 use std::sync::Arc;
 
 use ct_mask_net::analysis::{LesionAreas, SliceAnalysis, SliceReport};
-use ct_mask_net::batch::{Row, RowStatus, SortColumn, sort_rows, to_csv, to_json};
+use ct_mask_net::batch::{
+    Row, RowStatus, SortColumn, sort_rows, studies, studies_json, study_summary, to_csv, to_json,
+};
 use ct_mask_net::engine::AnalysedSlice;
 use ct_mask_net::model::SlicePrediction;
 use image::RgbImage;
@@ -21,6 +23,7 @@ fn done(id: usize, name: &str, logits: [f32; 3], ggo: Option<f32>, ms: f64) -> R
         classifier_input_padded: false,
         shared_detector_pass: true,
         timings_ms: Default::default(),
+        notes: Vec::new(),
     };
     Row {
         id,
@@ -108,7 +111,7 @@ fn the_csv_export_has_a_header_and_one_quoted_line_per_row() {
     assert_eq!(
         lines[0],
         "file,predicted_class,p_normal,p_pneumonia,p_covid,ggo_percent,consolidation_percent,\
-         error,weights"
+         error,weights,study,slice,slices,notes"
     );
     assert!(lines[1].starts_with("b.png,covid,"), "{}", lines[1]);
     let fields: Vec<&str> = lines[1].split(',').collect();
@@ -117,15 +120,15 @@ fn the_csv_export_has_a_header_and_one_quoted_line_per_row() {
     assert!(p[2] > 0.9);
     assert_eq!(fields[5].parse::<f64>().unwrap(), 2.0);
     assert_eq!(fields[6].parse::<f64>().unwrap(), 1.0);
-    assert_eq!(lines[2], "A.png,,,,,,,The image file is empty,");
+    assert_eq!(lines[2], "A.png,,,,,,,The image file is empty,,,,,");
     // A name with a comma and quotes is quoted, quotes doubled; no lesion model: empty areas.
     assert!(
         lines[4].starts_with("\"a, \"\"copy\"\".png\",pneumonia,"),
         "{}",
         lines[4]
     );
-    assert!(lines[4].ends_with(",,,,placeholder"), "{}", lines[4]);
-    assert_eq!(lines[5], "queued.png,,,,,,,not analysed yet,");
+    assert!(lines[4].ends_with(",,,,placeholder,,,,"), "{}", lines[4]);
+    assert_eq!(lines[5], "queued.png,,,,,,,not analysed yet,,,,,");
 }
 
 #[test]
@@ -212,11 +215,23 @@ fn the_split_keeps_patients_whole_when_it_can() {
     for p in 0..5 {
         for k in 0..4 {
             let id = rows.len();
-            rows.push(done(id, &format!("NCP_{p}_100_{k:04}.png"), [0.0, 0.0, 1.0], None, 1.0));
+            rows.push(done(
+                id,
+                &format!("NCP_{p}_100_{k:04}.png"),
+                [0.0, 0.0, 1.0],
+                None,
+                1.0,
+            ));
         }
         for k in 0..2 {
             let id = rows.len();
-            rows.push(done(id, &format!("Normal_{p}_7_{k:04}.png"), [0.0, 0.0, 1.0], None, 1.0));
+            rows.push(done(
+                id,
+                &format!("Normal_{p}_7_{k:04}.png"),
+                [0.0, 0.0, 1.0],
+                None,
+                1.0,
+            ));
         }
     }
     for seed in 0..6 {
@@ -243,9 +258,87 @@ fn the_split_keeps_patients_whole_when_it_can() {
     // One pneumonia patient with three slices: the split goes slice by slice.
     for k in 0..3 {
         let id = rows.len();
-        rows.push(done(id, &format!("CP_9_1_{k:04}.png"), [0.0, 0.0, 1.0], None, 1.0));
+        rows.push(done(
+            id,
+            &format!("CP_9_1_{k:04}.png"),
+            [0.0, 0.0, 1.0],
+            None,
+            1.0,
+        ));
     }
     let split = labelled_split(&rows, 0);
     assert!(split.iter().any(|l| l.label == 1 && l.validation));
     assert!(split.iter().any(|l| l.label == 1 && !l.validation));
+}
+
+/// Slices of two scans named COVIDx-CT style, arriving out of order, and a slice of none.
+fn two_studies() -> Vec<Row> {
+    vec![
+        done(0, "NCP_7_100_0030.png", [0.0, 0.0, 2.0], Some(4.0), 10.0),
+        done(1, "CP_3_200_0005.png", [0.0, 2.0, 0.0], Some(0.0), 10.0),
+        done(2, "NCP_7_100_0010.png", [0.0, 0.0, 1.0], Some(1.0), 10.0),
+        done(3, "slice.png", [1.0, 0.0, 0.0], None, 10.0),
+        failed(4, "NCP_7_100_0020.png", "The image file is empty"),
+    ]
+}
+
+#[test]
+fn rows_of_one_scan_form_a_study_in_slice_order() {
+    let rows = two_studies();
+    let found = studies(&rows);
+    assert_eq!(found.len(), 2);
+    assert_eq!(found[0].label, "NCP patient 7, scan 100");
+    assert_eq!(found[0].slices, vec![2, 4, 0]);
+    assert_eq!(found[1].slices, vec![1]);
+
+    // The failed slice keeps its place but counts in no roll-up.
+    let summary = study_summary(&rows, &found[0]).unwrap();
+    assert_eq!(summary.slices, 2);
+    assert_eq!(summary.predicted_class, "covid");
+    assert_eq!(summary.most_covid[0].slice, 3);
+    let burden: Vec<(usize, f32)> = summary
+        .lesion_burden
+        .iter()
+        .map(|b| (b.slice, b.ggo))
+        .collect();
+    assert_eq!(burden, vec![(1, 1.0), (3, 4.0)]);
+    assert_eq!(summary.largest_lesion_slice, Some(3));
+
+    let mut sorted = rows.clone();
+    sort_rows(&mut sorted, SortColumn::Study, true);
+    // "cp ..." before "ncp ...", slices in order, the row without a study last.
+    assert_eq!(ids(&sorted), [1, 2, 4, 0, 3]);
+}
+
+#[test]
+fn exports_carry_the_study_and_the_slice() {
+    let rows = two_studies();
+    let csv = to_csv(&rows);
+    let lines: Vec<&str> = csv.lines().collect();
+    assert!(
+        lines[1].ends_with(",\"NCP patient 7, scan 100\",3,3,"),
+        "{}",
+        lines[1]
+    );
+    assert!(lines[4].ends_with("placeholder,,,,"), "{}", lines[4]);
+
+    let json: serde_json::Value = serde_json::from_str(&to_json(&rows)).unwrap();
+    assert_eq!(json[2]["study"], "NCP patient 7, scan 100");
+    assert_eq!(json[2]["slice"], 1);
+    assert_eq!(json[2]["slices"], 3);
+    assert!(json[3].get("study").is_none());
+
+    let per_study: serde_json::Value = serde_json::from_str(&studies_json(&rows)).unwrap();
+    let list = per_study.as_array().unwrap();
+    assert_eq!(list.len(), 2);
+    assert_eq!(
+        list[0]["files"],
+        serde_json::json!([
+            "NCP_7_100_0010.png",
+            "NCP_7_100_0020.png",
+            "NCP_7_100_0030.png"
+        ])
+    );
+    assert_eq!(list[0]["summary"]["predicted_class"], "covid");
+    assert_eq!(list[1]["summary"]["slices"], 1);
 }

@@ -17,6 +17,9 @@ use ct_mask_net::pipeline::classification_input;
 use ct_mask_net::transform::TransformConfig;
 use serde_json::Value;
 
+#[path = "support/series.rs"]
+mod series;
+
 struct Fixture {
     dir: PathBuf,
     classifier: StateDict,
@@ -524,4 +527,87 @@ fn train_and_evaluate_segmentation_from_the_command_line() {
         "16,-1",
     ]);
     assert!(!bad.status.success());
+}
+
+/// A folder holding one patient's DICOM series (files named out of order, no extensions), a
+/// text file and a COVIDx-CT-named PNG: `predict` finds the slices, analyses the series head
+/// first, numbers its slices, and `--studies` rolls each study up.
+#[test]
+fn predict_walks_folders_and_rolls_up_studies() {
+    use series::{AXIAL, Placed, slice_at};
+    let f = fixture();
+    let folder = f.dir.join("patient-folder");
+    let _ = std::fs::remove_dir_all(&folder);
+    std::fs::create_dir_all(folder.join("series")).unwrap();
+    for (name, z, instance) in [("IM0003", -20.0, 3), ("IM0001", 0.0, 1), ("IM0002", -10.0, 2)] {
+        let at = Placed {
+            study: "1.2.3",
+            series: "1.2.3.4",
+            patient: "P9",
+            z,
+            instance,
+            orientation: AXIAL,
+        };
+        std::fs::write(folder.join("series").join(name), slice_at(&at)).unwrap();
+    }
+    std::fs::write(folder.join("README.txt"), "not a slice").unwrap();
+    std::fs::write(folder.join(".hidden.png"), "not a slice either").unwrap();
+    std::fs::copy(slice_path(), folder.join("NCP_5_77_0012.png")).unwrap();
+
+    let out = run(&[
+        "predict",
+        "--weights",
+        "cls.safetensors",
+        "--segmentation-weights",
+        "seg.safetensors",
+        "--studies",
+        folder.to_str().unwrap(),
+    ]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let lines = json_lines(&out);
+    assert_eq!(lines.len(), 4 + 2, "4 slices, then 2 studies: {lines:?}");
+
+    // Path order puts the PNG first; the series follows head first.
+    assert!(lines[0]["file"].as_str().unwrap().ends_with("NCP_5_77_0012.png"));
+    assert_eq!(lines[0]["study"], "NCP patient 5, scan 77");
+    let series: Vec<(String, u64)> = lines[1..4]
+        .iter()
+        .map(|l| {
+            let file = l["file"].as_str().unwrap();
+            (file.rsplit('/').next().unwrap().to_string(), l["slice"].as_u64().unwrap())
+        })
+        .collect();
+    assert_eq!(
+        series,
+        [("IM0001".to_string(), 1), ("IM0002".to_string(), 2), ("IM0003".to_string(), 3)]
+    );
+    assert!(lines[1]["study"].as_str().unwrap().starts_with("patient P9"));
+    assert!(lines[1..4].iter().all(|l| l["slices"] == 3 && l["predicted_class"].is_string()));
+
+    let study = &lines[5];
+    assert_eq!(study["study"], lines[1]["study"]);
+    let files: Vec<&str> = study["files"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_str().unwrap().rsplit('/').next().unwrap())
+        .collect();
+    assert_eq!(files, ["IM0001", "IM0002", "IM0003"]);
+    let summary = &study["summary"];
+    assert_eq!(summary["slices"], 3);
+    let mean: f64 = (1..4)
+        .map(|i| lines[i]["class_probabilities"]["covid"].as_f64().unwrap())
+        .sum::<f64>()
+        / 3.0;
+    let rolled = summary["mean_probabilities"]["covid"].as_f64().unwrap();
+    assert!((rolled - mean).abs() < 1e-5, "{rolled} vs {mean}");
+    assert_eq!(summary["lesion_burden"].as_array().unwrap().len(), 3);
+    assert_eq!(lines[4]["summary"]["slices"], 1);
+
+    // An empty folder is an error in words.
+    let empty = f.dir.join("empty-folder");
+    std::fs::create_dir_all(&empty).unwrap();
+    let out = run(&["predict", "--weights", "cls.safetensors", empty.to_str().unwrap()]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("holds no CT slice"));
 }

@@ -9,6 +9,9 @@ use dicom_core::{DataElement, PrimitiveValue, VR};
 use dicom_dictionary_std::tags;
 use dicom_object::{FileMetaTableBuilder, InMemDicomObject};
 
+#[path = "support/series.rs"]
+mod series;
+
 fn shared(rel: &str) -> Option<PathBuf> {
     let p = Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("../shared/data")
@@ -211,4 +214,87 @@ fn the_engine_analyses_dicom_in_the_window_asked_for() {
         Reply::AnalysisFailed(message) => assert!(message.contains("not a window"), "{message}"),
         other => panic!("{other:?}"),
     }
+}
+
+/// The real COVID-CT-MD files: three patients' scans, each slice placed by its header.
+#[test]
+fn real_series_group_per_patient_scan_head_first() {
+    use ct_mask_net::study::{dicom_place, group};
+    let Some(dir) = shared("covid_ct_md_3class/dicom") else {
+        return;
+    };
+    let mut names: Vec<String> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.ends_with(".dcm"))
+        .collect();
+    // Shuffle the order the files arrive in: the headers, not the order, decide.
+    names.sort_by_key(|n| std::cmp::Reverse(n.clone()));
+    let places: Vec<_> = names
+        .iter()
+        .map(|n| dicom_place(&std::fs::read(dir.join(n)).unwrap()).expect(n))
+        .collect();
+    let p001 = &places[names.iter().position(|n| n == "P001_074.dcm").unwrap()];
+    assert!(
+        p001.label.contains("patient 98C14734-ASSH"),
+        "{}",
+        p001.label
+    );
+    assert!(p001.label.contains("2020-03-05"), "{}", p001.label);
+    assert_eq!(p001.number, Some(75));
+    assert!((p001.position_mm.unwrap() - -200.1).abs() < 1e-6);
+
+    let studies = group(places.iter().enumerate());
+    assert_eq!(studies.len(), 3);
+    for study in &studies {
+        let ordered: Vec<&str> = study.slices.iter().map(|&i| names[i].as_str()).collect();
+        let mut by_name = ordered.clone();
+        by_name.sort(); // the files are numbered from the apex
+        assert_eq!(ordered, by_name, "{}", study.label);
+        assert_eq!(ordered.len(), 3);
+    }
+}
+
+/// Written series: slices arrive shuffled, two scans are mixed, one is scanned feet first
+/// (normal along -z); each comes out head first.
+#[test]
+fn written_series_come_out_head_first_whatever_the_order() {
+    use ct_mask_net::study::{dicom_place, group};
+    use series::{AXIAL, Placed, slice_at};
+    let feet_first = [1.0, 0.0, 0.0, 0.0, -1.0, 0.0];
+    let at = |series: &'static str, z: f64, instance: i32, orientation| Placed {
+        study: "1.2.3",
+        series,
+        patient: "P7",
+        z,
+        instance,
+        orientation,
+    };
+    let files = [
+        at("1.2.3.1", -20.0, 3, AXIAL),
+        at("1.2.3.2", -20.0, 1, feet_first),
+        at("1.2.3.1", 0.0, 1, AXIAL),
+        at("1.2.3.2", 0.0, 3, feet_first),
+        at("1.2.3.1", -10.0, 2, AXIAL),
+        at("1.2.3.2", -10.0, 2, feet_first),
+    ];
+    let places: Vec<_> = files
+        .iter()
+        .map(|f| dicom_place(&slice_at(f)).unwrap())
+        .collect();
+    assert!(
+        places[0]
+            .label
+            .starts_with("patient P7, 2020-03-05, series 2")
+    );
+    let studies = group(places.iter().enumerate());
+    assert_eq!(studies.len(), 2, "two series of one study are two stacks");
+    // Highest z (the head) first in both, whatever the instance numbers say.
+    assert_eq!(studies[0].slices, vec![2, 4, 0]);
+    assert_eq!(studies[1].slices, vec![3, 5, 1]);
+
+    // The slices decode as CT slices too.
+    let slice = read_dicom(&slice_at(&files[0])).unwrap();
+    assert_eq!((slice.width, slice.height), (64, 64));
+    assert_eq!(slice.hu[0], 200.0 + 20.0 - 1024.0);
 }

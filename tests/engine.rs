@@ -432,12 +432,14 @@ fn saved_anchors_are_used_and_contradicting_settings_refused() {
     let mut meta = BTreeMap::new();
     meta.insert(
         "config".to_string(),
-        serde_json::to_string(&ct_mask_net::config::ClassificationConfig::new().with_detector(
-            detector.clone().with_rpn(
-                ct_mask_net::rpn::RpnConfig::new()
-                    .with_anchor_sizes(vec![16.0, 32.0, 64.0, 128.0, 256.0]),
+        serde_json::to_string(
+            &ct_mask_net::config::ClassificationConfig::new().with_detector(
+                detector.clone().with_rpn(
+                    ct_mask_net::rpn::RpnConfig::new()
+                        .with_anchor_sizes(vec![16.0, 32.0, 64.0, 128.0, 256.0]),
+                ),
             ),
-        ))
+        )
         .unwrap(),
     );
     let bytes = write_safetensors(&weights, true, &meta).unwrap();
@@ -454,8 +456,10 @@ fn saved_anchors_are_used_and_contradicting_settings_refused() {
     wrong.backbone.depth = 34;
     meta.insert(
         "config".to_string(),
-        serde_json::to_string(&ct_mask_net::config::ClassificationConfig::new().with_detector(wrong))
-            .unwrap(),
+        serde_json::to_string(
+            &ct_mask_net::config::ClassificationConfig::new().with_detector(wrong),
+        )
+        .unwrap(),
     );
     let bytes = write_safetensors(&weights, true, &meta).unwrap();
     match block_on(e.handle(Request::LoadWeights(vec![(
@@ -493,13 +497,19 @@ fn the_default_weights_hold_both_models() {
     let bytes = write_safetensors(&both, true, &meta).unwrap();
 
     let mut e = engine();
-    match block_on(e.handle(Request::UseDefault(safetensors(ModelKind::Classification, 1)))) {
+    match block_on(e.handle(Request::UseDefault(safetensors(
+        ModelKind::Classification,
+        1,
+    )))) {
         Reply::WeightsRefused(message) => assert!(message.contains("both models"), "{message}"),
         other => panic!("{other:?}"),
     }
     match block_on(e.handle(Request::UseDefault(bytes))) {
         Reply::ModelReady(info) => {
-            assert!(info.default && !info.placeholder && info.lesions, "{info:?}");
+            assert!(
+                info.default && !info.placeholder && info.lesions,
+                "{info:?}"
+            );
             assert!(info.label.starts_with("Demo weights"), "{info:?}");
             assert_eq!(info.min_score, 0.2);
         }
@@ -512,4 +522,34 @@ fn the_default_weights_hold_both_models() {
         other => panic!("{other:?}"),
     }
     expect_slice(analyse(&mut e, "a.png", fixture_slice()));
+}
+
+/// A photograph-sized image is analysed scaled down, and the answer says so (and crosses the
+/// worker boundary with the note).
+#[test]
+fn very_large_images_are_analysed_scaled_down_with_a_note() {
+    let mut e = engine();
+    assert!(matches!(
+        block_on(e.handle(Request::UsePlaceholder)),
+        Reply::ModelReady(_)
+    ));
+    let slice = image::load_from_memory(&fixture_slice()).unwrap().to_rgb8();
+    let big = image::imageops::resize(&slice, 2600, 650, image::imageops::FilterType::Triangle);
+    let mut png = Vec::new();
+    big.write_to(&mut std::io::Cursor::new(&mut png), image::ImageFormat::Png)
+        .unwrap();
+    let reply = analyse(&mut e, "photo.png", png);
+    let Reply::Analysed(slice) = Reply::decode(reply.encode()).unwrap() else {
+        panic!("expected a result");
+    };
+    assert_eq!(slice.image.dimensions(), (2048, 512));
+    assert_eq!(slice.analysis.report.image_size, [2048, 512]);
+    let notes = &slice.analysis.report.notes;
+    assert!(
+        notes.len() == 1 && notes[0].contains("2600x650"),
+        "{notes:?}"
+    );
+    // Slices within the limit carry no note.
+    let normal = expect_slice(analyse(&mut e, "a.png", fixture_slice()));
+    assert!(normal.analysis.report.notes.is_empty());
 }

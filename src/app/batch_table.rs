@@ -3,12 +3,13 @@
 use leptos::prelude::*;
 
 use super::state::{AppState, Row, RowStatus, SortColumn, class_label};
-use crate::batch::{labelled_split, sort_rows};
+use crate::batch::{labelled_split, sort_rows, studies, study_place};
 
 /// Columns: heading and sort key (`None` for unsortable).
-const COLUMNS: [(&str, Option<SortColumn>); 9] = [
+const COLUMNS: [(&str, Option<SortColumn>); 10] = [
     ("#", Some(SortColumn::Arrival)),
     ("File", Some(SortColumn::File)),
+    ("Study / slice", Some(SortColumn::Study)),
     ("Class", Some(SortColumn::Class)),
     ("P normal / pneu. / COVID", Some(SortColumn::Covid)),
     ("GGO %", Some(SortColumn::Ggo)),
@@ -29,11 +30,14 @@ pub fn BatchTable() -> impl IntoView {
         let (column, ascending) = state.sort.get();
         let mut rows = state.rows.get();
         let split = labelled_split(&rows, state.finetune.seed.get());
+        let studies = studies(&rows);
         sort_rows(&mut rows, column, ascending);
         rows.into_iter()
             .map(|row| {
                 let validation = split.iter().find(|l| l.id == row.id).map(|l| l.validation);
-                (row, validation)
+                let place = study_place(&studies, row.id)
+                    .map(|(study, index, count)| (study.label.clone(), index, count));
+                (row, validation, place)
             })
             .collect::<Vec<_>>()
     };
@@ -55,7 +59,9 @@ pub fn BatchTable() -> impl IntoView {
                         {move || {
                             sorted_rows()
                                 .into_iter()
-                                .map(|(row, validation)| view! { <BatchRow row validation/> })
+                                .map(|(row, validation, place)| {
+                                    view! { <BatchRow row validation place/> }
+                                })
                                 .collect_view()
                         }}
                     </tbody>
@@ -163,9 +169,34 @@ fn SplitCell(id: usize, validation: Option<bool>) -> impl IntoView {
     .into_any()
 }
 
+/// The row's study (label, shortened) and its place in it, head first.
+#[component]
+fn StudyCell(place: Option<(String, usize, usize)>) -> impl IntoView {
+    let Some((label, index, count)) = place else {
+        return view! { <td data-testid="row-study"></td> }.into_any();
+    };
+    let short: String = if label.chars().count() > 24 {
+        label.chars().take(23).chain(['…']).collect()
+    } else {
+        label.clone()
+    };
+    view! {
+        <td data-testid="row-study" title=format!("{label}: slice {index} of {count}, head first")>
+            <span class="study-label">{short}</span>
+            " "
+            <span class="numeric" data-testid="row-slice">{format!("{index}/{count}")}</span>
+        </td>
+    }
+    .into_any()
+}
+
 /// One file's row.
 #[component]
-fn BatchRow(row: Row, validation: Option<bool>) -> impl IntoView {
+fn BatchRow(
+    row: Row,
+    validation: Option<bool>,
+    place: Option<(String, usize, usize)>,
+) -> impl IntoView {
     let state = expect_context::<AppState>();
     let id = row.id;
     let is_selected = move || state.selected.get() == Some(id);
@@ -230,12 +261,29 @@ fn BatchRow(row: Row, validation: Option<bool>) -> impl IntoView {
             <td class="numeric">{row.id + 1}</td>
             <td class="file-name" title=row_title(&row)>
                 {row.name.clone()}
+                {notes(&row)
+                    .map(|text| {
+                        let title = text.clone();
+                        view! {
+                            <span class="row-note" data-testid="row-note" title=title>
+                                " ⚠ "
+                                <span class="visually-hidden">{text}</span>
+                            </span>
+                        }
+                    })}
             </td>
+            <StudyCell place/>
             {cells}
             <LabelCell id label=row.label/>
             <SplitCell id validation/>
         </tr>
     }
+}
+
+/// What the analysis noted about the file (e.g. a very large image scaled down), if anything.
+fn notes(row: &Row) -> Option<String> {
+    let notes = &row.result.as_ref()?.analysis.report.notes;
+    (!notes.is_empty()).then(|| notes.join(" "))
 }
 
 /// The file name's tooltip: the full name and the weights that analysed it.
@@ -253,6 +301,10 @@ fn sort_hint(key: Option<SortColumn>) -> &'static str {
         }
         Some(SortColumn::Consolidation) => "Consolidation area, % of the slice",
         Some(SortColumn::Ggo) => "Ground-glass opacity area, % of the slice",
+        Some(SortColumn::Study) => {
+            "The study (DICOM series, or patient and scan from the file name) and the slice's \
+             place in it, head first; sorts by study, then slice"
+        }
         _ => "Sort by this column",
     }
 }

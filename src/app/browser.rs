@@ -69,16 +69,63 @@ pub async fn copy_to_clipboard(text: &str) -> bool {
     wasm_bindgen_futures::JsFuture::from(promise).await.is_ok()
 }
 
-/// Fetches a file beside the page (same origin; the service worker answers offline).
-pub async fn fetch_bytes(url: &str) -> Result<Vec<u8>, String> {
-    let js_error = |e: JsValue| format!("{e:?}");
+/// The response to a GET of `url`, if it succeeded (2xx).
+async fn fetch_ok(url: &str) -> Result<web_sys::Response, String> {
     let response = wasm_bindgen_futures::JsFuture::from(window().fetch_with_str(url))
         .await
-        .map_err(|e| format!("{url} could not be fetched ({})", js_error(e)))?;
+        .map_err(|e| format!("{url} could not be fetched ({e:?})"))?;
     let response: web_sys::Response = response.unchecked_into();
     if !response.ok() {
         return Err(format!("{url}: HTTP {}", response.status()));
     }
+    Ok(response)
+}
+
+/// As [`fetch_bytes`], calling `progress(bytes so far, total if the server says)` as the body
+/// arrives (reading the response stream where the browser offers one).
+pub async fn fetch_with_progress(
+    url: &str,
+    progress: impl Fn(u64, Option<u64>),
+) -> Result<Vec<u8>, String> {
+    let js_error = |e: JsValue| format!("{e:?}");
+    let response = fetch_ok(url).await?;
+    let total = response
+        .headers()
+        .get("content-length")
+        .ok()
+        .flatten()
+        .and_then(|v| v.trim().parse::<u64>().ok());
+    let Some(body) = response.body() else {
+        return fetch_bytes(url).await;
+    };
+    let reader: web_sys::ReadableStreamDefaultReader = body.get_reader().unchecked_into();
+    let mut bytes: Vec<u8> = Vec::with_capacity(total.unwrap_or(0) as usize);
+    progress(0, total);
+    loop {
+        let chunk = wasm_bindgen_futures::JsFuture::from(reader.read())
+            .await
+            .map_err(|e| format!("{url} could not be read ({})", js_error(e)))?;
+        let done = js_sys::Reflect::get(&chunk, &JsValue::from_str("done"))
+            .map(|d| d.is_truthy())
+            .unwrap_or(true);
+        if done {
+            break;
+        }
+        if let Ok(value) = js_sys::Reflect::get(&chunk, &JsValue::from_str("value")) {
+            let part: js_sys::Uint8Array = value.unchecked_into();
+            let start = bytes.len();
+            bytes.resize(start + part.length() as usize, 0);
+            part.copy_to(&mut bytes[start..]);
+        }
+        progress(bytes.len() as u64, total);
+    }
+    Ok(bytes)
+}
+
+/// Fetches a file beside the page (same origin; the service worker answers offline).
+pub async fn fetch_bytes(url: &str) -> Result<Vec<u8>, String> {
+    let js_error = |e: JsValue| format!("{e:?}");
+    let response = fetch_ok(url).await?;
     let buffer = wasm_bindgen_futures::JsFuture::from(response.array_buffer().map_err(js_error)?)
         .await
         .map_err(|e| format!("{url} could not be read ({})", js_error(e)))?;

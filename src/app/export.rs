@@ -5,7 +5,7 @@ use leptos::prelude::*;
 
 use super::browser::save_file;
 use super::state::AppState;
-use crate::batch::{Row, sort_rows, to_csv, to_json};
+use crate::batch::{Row, sort_rows, studies_json, to_csv, to_json};
 
 /// The two export buttons.
 #[component]
@@ -51,6 +51,21 @@ pub fn ExportPanel() -> impl IntoView {
                     }
                 >
                     "Export JSON"
+                </button>
+                <button
+                    type="button"
+                    data-testid="export-studies"
+                    title="One record per study: its files head first and the roll-up of their answers"
+                    prop:disabled=move || state.rows.with(|rows| crate::batch::studies(rows).is_empty())
+                    on:click=move |_| {
+                        export(
+                            studies_json(&state.rows.get_untracked()),
+                            "application/json",
+                            "ct-mask-net-studies.json",
+                        )
+                    }
+                >
+                    "Export studies (JSON)"
                 </button>
             </div>
             {move || message.get().map(|m| view! { <p class="error" role="alert">{m}</p> })}

@@ -4,25 +4,52 @@ use leptos::prelude::*;
 use web_sys::{DragEvent, HtmlInputElement};
 
 use super::browser::files_of;
+use super::folders::{self, Dropped};
 use super::queue::enqueue;
 use super::state::{AppState, RowStatus};
+use crate::batch::is_slice_name;
 
 /// Drop zone, file input and progress indicator.
 #[component]
 pub fn InputPanel() -> impl IntoView {
     let state = expect_context::<AppState>();
     let dragging = RwSignal::new(false);
+    // Files of the last folder that were not slices (skipped), for a notice.
+    let skipped = RwSignal::new(0usize);
 
     let on_change = move |ev: leptos::ev::Event| {
         let input = event_target::<HtmlInputElement>(&ev);
         let files = files_of(input.files());
         input.set_value("");
+        skipped.set(0);
+        enqueue(state, files);
+    };
+    // A folder picked with the folder button: every file under it, slices only.
+    let on_folder = move |ev: leptos::ev::Event| {
+        let input = event_target::<HtmlInputElement>(&ev);
+        let (files, others): (Vec<_>, Vec<_>) =
+            files_of(input.files()).into_iter().partition(|f| is_slice_name(&f.name()));
+        input.set_value("");
+        skipped.set(others.len());
         enqueue(state, files);
     };
     let on_drop = move |ev: DragEvent| {
         ev.prevent_default();
         dragging.set(false);
-        enqueue(state, files_of(ev.data_transfer().and_then(|d| d.files())));
+        let Some(data) = ev.data_transfer() else {
+            return;
+        };
+        match folders::take(&data) {
+            Dropped::Files(files) => {
+                skipped.set(0);
+                enqueue(state, files);
+            }
+            Dropped::Entries(entries) => leptos::task::spawn_local(async move {
+                let (files, others) = folders::files_in(entries).await;
+                skipped.set(others);
+                enqueue(state, files);
+            }),
+        }
     };
 
     view! {
@@ -38,7 +65,7 @@ pub fn InputPanel() -> impl IntoView {
                 on:dragleave=move |_| dragging.set(false)
                 on:drop=on_drop
             >
-                <span>"Drop CT slices here (PNG, JPEG or DICOM), or "</span>
+                <span>"Drop CT slices or folders here (PNG, JPEG or DICOM), or "</span>
                 <span class="button-like">"choose files…"</span>
                 <input
                     type="file"
@@ -49,6 +76,35 @@ pub fn InputPanel() -> impl IntoView {
                     on:change=on_change
                 />
             </label>
+            <label class="hint">
+                <span class="button-like">"Choose a folder…"</span>
+                " (a patient's DICOM series: slices are grouped per study, head first)"
+                <input
+                    type="file"
+                    class="visually-hidden"
+                    data-testid="folder-input"
+                    prop:webkitdirectory=true
+                    multiple
+                    on:change=on_folder
+                />
+            </label>
+            {move || {
+                let n = skipped.get();
+                (n > 0)
+                    .then(|| {
+                        view! {
+                            <p class="hint" data-testid="skipped-files">
+                                {format!(
+                                    "{n} file{} in the folder {} not a slice (not PNG, JPEG or \
+                                     DICOM by name) and {} skipped.",
+                                    if n == 1 { "" } else { "s" },
+                                    if n == 1 { "is" } else { "are" },
+                                    if n == 1 { "was" } else { "were" },
+                                )}
+                            </p>
+                        }
+                    })
+            }}
             <label class="hint">
                 "DICOM window: "
                 <select

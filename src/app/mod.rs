@@ -12,6 +12,7 @@ mod diagnostics;
 mod export;
 mod finetune;
 mod finetune_panel;
+mod folders;
 mod header;
 mod input_panel;
 mod overlay;
@@ -19,6 +20,7 @@ mod queue;
 mod runner;
 mod slice_view;
 mod state;
+mod study_panel;
 mod weights;
 mod weights_panel;
 mod weights_store;
@@ -36,6 +38,7 @@ use header::Header;
 use input_panel::InputPanel;
 use slice_view::SliceView;
 use state::AppState;
+use study_panel::StudyPanel;
 use weights_panel::WeightsPanel;
 use why_view::WhyView;
 
@@ -73,6 +76,7 @@ fn App() -> impl IntoView {
                 <WeightsPanel/>
                 <InputPanel/>
                 <BatchTable/>
+                <StudyPanel/>
                 <ExportPanel/>
                 <FineTunePanel/>
             </div>

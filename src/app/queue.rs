@@ -12,14 +12,15 @@ use crate::engine::{Reply, Request, capitalise};
 
 /// Adds files to the batch and starts working through the queue if it is idle.
 pub fn enqueue(state: AppState, files: Vec<web_sys::File>) {
+    let mut new_rows = Vec::with_capacity(files.len());
     for file in files {
         let id = state.next_id.get_value();
         state.next_id.set_value(id + 1);
-        state
-            .rows
-            .update(|rows| rows.push(Row::new(id, file.name())));
+        new_rows.push(Row::new(id, file.name()));
         state.queue.update_value(|q| q.push_back((id, file, 0)));
     }
+    // One update for the whole drop: the table is drawn once, not once per file.
+    state.rows.update(|rows| rows.extend(new_rows));
     if !state.running.get_untracked() {
         state.running.set(true);
         leptos::task::spawn_local(work_through(state));
@@ -33,7 +34,7 @@ async fn work_through(state: AppState) {
         let label = wait_for_model(state).await;
         state.update_row(id, |row| row.status = RowStatus::Running);
 
-        match analyse_file(state, &file).await {
+        match analyse_file(state, id, &file).await {
             Ok(result) => {
                 let first_result = state
                     .rows
@@ -88,10 +89,18 @@ enum Failure {
 }
 
 /// Reads one file and has the engine analyse it.
-async fn analyse_file(state: AppState, file: &web_sys::File) -> Result<SliceResult, Failure> {
+async fn analyse_file(
+    state: AppState,
+    id: usize,
+    file: &web_sys::File,
+) -> Result<SliceResult, Failure> {
     let bytes = read_bytes(file)
         .await
         .map_err(|e| Failure::File(capitalise(&e)))?;
+    // A DICOM header names the study and the slice's position (it wins over the name's).
+    if let Some(place) = crate::study::dicom_place(&bytes) {
+        state.update_row(id, |row| row.place = Some(place));
+    }
     let request = Request::Analyse {
         name: file.name(),
         bytes,

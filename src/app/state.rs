@@ -95,6 +95,9 @@ pub struct AppState {
     /// The checkpoint files of each accepted load since the placeholder, in order: replayed
     /// if the engine has to be restarted.
     pub model_files: StoredValue<Vec<Vec<web_sys::File>>, LocalStorage>,
+    /// The default weights' download: bytes so far and the total when known (`None` when no
+    /// download is running).
+    pub download: RwSignal<Option<(u64, Option<u64>)>>,
     /// Whether the default weights are the active model (restored after an engine restart).
     pub default_active: StoredValue<bool>,
     /// The window DICOM slices are analysed in (`lung`, `mediastinum` or `file`), read when
@@ -132,6 +135,7 @@ impl AppState {
             warm_up: RwSignal::new(None),
             engine: StoredValue::new_local(None),
             model_files: StoredValue::new_local(Vec::new()),
+            download: RwSignal::new(None),
             default_active: StoredValue::new(false),
             dicom_window: RwSignal::new("lung".to_string()),
             rows: RwSignal::new(Vec::new()),

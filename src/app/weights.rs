@@ -8,7 +8,7 @@
 
 use leptos::prelude::*;
 
-use super::browser::{fetch_bytes, read_bytes, url_param};
+use super::browser::{fetch_with_progress, read_bytes, url_param};
 use super::state::{AppState, ModelStatus};
 use super::weights_store;
 use crate::engine::{DEFAULT_WEIGHTS_FILE, Reply, Request};
@@ -76,7 +76,20 @@ async fn default_or_note(state: AppState) -> bool {
 }
 
 async fn default_weights(state: AppState) -> Result<(), String> {
-    let bytes = fetch_bytes(DEFAULT_WEIGHTS_FILE).await?;
+    let bytes = fetch_with_progress(DEFAULT_WEIGHTS_FILE, |done, total| {
+        state.download.set(Some((done, total)));
+    })
+    .await;
+    state.download.set(None);
+    let bytes = bytes?;
+    state
+        .model
+        .set(ModelStatus::Busy("Checking and loading the default weights…".into()));
+    if let Err(message) = crate::engine::verify_default_weights(&bytes) {
+        // A damaged copy in the offline cache would fail every visit: drop it.
+        weights_store::forget_cached(DEFAULT_WEIGHTS_FILE).await;
+        return Err(message);
+    }
     match state.engine()?.request(Request::UseDefault(bytes)).await? {
         Reply::ModelReady(info) => {
             state.model_files.set_value(Vec::new());

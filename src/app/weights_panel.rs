@@ -44,6 +44,25 @@ pub fn WeightsPanel() -> impl IntoView {
             </Show>
             <p data-testid="weights-in-use">{in_use}</p>
             {move || {
+                state.download.get().map(|(done, total)| {
+                    let mb = |b: u64| b as f64 / 1e6;
+                    let text = match total {
+                        Some(t) => format!("Downloading: {:.1} of {:.1} MB", mb(done), mb(t)),
+                        None => format!("Downloading: {:.1} MB", mb(done)),
+                    };
+                    view! {
+                        <div class="progress" data-testid="weights-download">
+                            <progress
+                                max=total.unwrap_or(0).max(1).to_string()
+                                value=done.to_string()
+                                aria-label="Default weights downloaded"
+                            ></progress>
+                            <span>{text}</span>
+                        </div>
+                    }
+                })
+            }}
+            {move || {
                 let ready_user =
                     matches!(state.model.get(), ModelStatus::Ready(info) if !info.placeholder);
                 let (key, text) = match state.weights_saved.get() {

@@ -134,3 +134,23 @@ pub async fn clear() -> Result<(), String> {
         .map_err(js_error("the saved weights could not be removed"))?;
     Ok(())
 }
+
+/// Removes `url` (a file beside the page) from every cache of the service worker, so that the
+/// next visit fetches it again (used when a cached copy proves damaged).
+pub async fn forget_cached(url: &str) {
+    let Ok(storage) = caches() else {
+        return;
+    };
+    let Ok(names) = JsFuture::from(storage.keys()).await else {
+        return;
+    };
+    for name in js_sys::Array::from(&names).iter().filter_map(|n| n.as_string()) {
+        if !name.starts_with("ct-mask-net-") {
+            continue;
+        }
+        if let Ok(cache) = JsFuture::from(storage.open(&name)).await {
+            let cache: Cache = cache.unchecked_into();
+            let _ = JsFuture::from(cache.delete_with_str(url)).await;
+        }
+    }
+}

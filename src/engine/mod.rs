@@ -18,7 +18,7 @@ pub use protocol::{Envelope, ModelInfo, Reply, Request};
 
 use crate::analysis::{Analyzer, SliceAnalysis};
 use crate::backend::ComputeDevice;
-use crate::imaging::{WindowChoice, decode_slice_with};
+use crate::imaging::{WindowChoice, decode_slice_with, fit_for_analysis};
 use finetune::Session;
 use models::{ActiveWeights, UserCheckpoint, UserWeights};
 
@@ -259,12 +259,14 @@ impl Engine {
         let window = WindowChoice::parse(window).map_err(|e| capitalise(&e))?;
         let started = Instant::now();
         let image = decode_slice_with(bytes, window).map_err(|e| capitalise(&e.to_string()))?;
+        let (image, note) = fit_for_analysis(image);
         let decode_ms = started.elapsed().as_secs_f64() * 1e3;
         let mut analysis = analyzer
             .analyze(&image)
             .await
             .map_err(|e| capitalise(&e.to_string()))?;
         analysis.report.timings_ms.decode_ms = decode_ms;
+        analysis.report.notes.extend(note);
         Ok(AnalysedSlice {
             image,
             analysis,

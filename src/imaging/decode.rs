@@ -3,7 +3,8 @@
 
 use std::io::Cursor;
 
-use image::{DynamicImage, ImageError, ImageFormat, ImageReader, Limits, RgbImage};
+use image::metadata::Orientation;
+use image::{DynamicImage, ImageDecoder, ImageError, ImageFormat, ImageReader, Limits, RgbImage};
 
 use super::ImagingError;
 
@@ -23,6 +24,8 @@ pub const MIN_SIDE: u32 = 32;
 /// * Grayscale is replicated to three identical channels.
 /// * An alpha channel (gray+alpha, RGBA, palette with transparency) is dropped, not composited.
 /// * Palette images are expanded to their RGB colours.
+/// * An EXIF orientation (JPEG, PNG) is applied, as a viewer shows the image; Pillow's
+///   `open` does not apply it, so for such files our pixels are the displayed ones.
 /// * 16-bit samples become 8-bit as `round(v / 257)`, so the full 16-bit range maps onto
 ///   0..=255. **This deliberately differs from Pillow**, whose `convert('RGB')` of a 16-bit
 ///   grayscale image clips the raw value at 255 (almost every pixel turns white). All reference
@@ -59,7 +62,14 @@ pub fn decode_slice_with(
 
     let (width, height) = ImageReader::with_format(Cursor::new(bytes), format)
         .into_dimensions()
-        .map_err(|e| corrupt(&e))?;
+        .map_err(|e| match (e, declared_png_size(bytes)) {
+            // A 32-bit target (the page) can overflow the decoder's own size arithmetic
+            // before our limits are applied: report the declared size.
+            (ImageError::Limits(_), Some((width, height))) => {
+                ImagingError::TooLarge { width, height }
+            }
+            (other, _) => corrupt(&other),
+        })?;
     check_dimensions(width, height)?;
 
     let mut reader = ImageReader::with_format(Cursor::new(bytes), format);
@@ -69,10 +79,14 @@ pub fn decode_slice_with(
     // Room for the largest accepted image at 16 bits x 4 channels, plus decoder scratch.
     limits.max_alloc = Some(MAX_PIXELS * 8 + (64 << 20));
     reader.limits(limits);
-    let decoded = reader.decode().map_err(|e| match e {
+    let failed = |e: ImageError| match e {
         ImageError::Limits(_) => ImagingError::TooLarge { width, height },
         other => corrupt(&other),
-    })?;
+    };
+    let mut decoder = reader.into_decoder().map_err(failed)?;
+    // Unreadable orientation metadata is ignored: the pixels are what counts.
+    let orientation = decoder.orientation().unwrap_or(Orientation::NoTransforms);
+    let mut decoded = DynamicImage::from_decoder(decoder).map_err(failed)?;
     if decoded.width() != width || decoded.height() != height {
         return Err(ImagingError::Corrupt(format!(
             "the header says {width}x{height} but {}x{} pixels were decoded",
@@ -80,6 +94,7 @@ pub fn decode_slice_with(
             decoded.height()
         )));
     }
+    decoded.apply_orientation(orientation);
     Ok(to_rgb8(decoded))
 }
 
@@ -107,8 +122,23 @@ fn format_name(format: ImageFormat) -> String {
     format!("a {} image", ext.to_ascii_uppercase())
 }
 
+/// The decoder's message on one line (some span several, which would also break CSV rows).
 fn corrupt(e: &ImageError) -> ImagingError {
-    ImagingError::Corrupt(e.to_string())
+    ImagingError::Corrupt(
+        e.to_string()
+            .split_whitespace()
+            .collect::<Vec<_>>()
+            .join(" "),
+    )
+}
+
+/// Width and height a PNG's IHDR chunk declares, read without decoding anything.
+fn declared_png_size(bytes: &[u8]) -> Option<(u32, u32)> {
+    if bytes.get(12..16)? != b"IHDR" {
+        return None;
+    }
+    let word = |at: usize| Some(u32::from_be_bytes(bytes.get(at..at + 4)?.try_into().ok()?));
+    Some((word(16)?, word(20)?))
 }
 
 /// Applies [`MIN_SIDE`], [`MAX_SIDE`] and [`MAX_PIXELS`].
@@ -356,5 +386,74 @@ mod tests {
         let img = decode_slice(&jpg).unwrap();
         assert_eq!(img.dimensions(), (48, 40));
         assert!(img.pixels().all(|p| p.0[0] == p.0[1] && p.0[1] == p.0[2]));
+    }
+
+    /// A JPEG with an EXIF APP1 segment saying `orientation` (TIFF tag 0x0112).
+    fn jpeg_with_orientation(data: &[u8], w: u32, h: u32, orientation: u16) -> Vec<u8> {
+        let mut jpg = Vec::new();
+        image::codecs::jpeg::JpegEncoder::new_with_quality(&mut jpg, 100)
+            .write_image(data, w, h, ExtendedColorType::L8)
+            .unwrap();
+        // Little-endian TIFF: header, one IFD with one SHORT entry, no next IFD.
+        let mut tiff = b"II*\0".to_vec();
+        tiff.extend(8u32.to_le_bytes());
+        tiff.extend(1u16.to_le_bytes());
+        tiff.extend(0x0112u16.to_le_bytes());
+        tiff.extend(3u16.to_le_bytes());
+        tiff.extend(1u32.to_le_bytes());
+        tiff.extend(orientation.to_le_bytes());
+        tiff.extend([0, 0]);
+        tiff.extend(0u32.to_le_bytes());
+        let mut app1 = b"Exif\0\0".to_vec();
+        app1.extend(tiff);
+        let mut out = jpg[..2].to_vec(); // SOI
+        out.extend([0xFF, 0xE1]);
+        out.extend(((app1.len() + 2) as u16).to_be_bytes());
+        out.extend(app1);
+        out.extend(&jpg[2..]);
+        out
+    }
+
+    #[test]
+    fn messages_are_one_line_and_png_sizes_are_read_from_the_header() {
+        // The JPEG decoder's message for a cut-off stream spans two lines.
+        let cut: &[u8] = &[0xFF, 0xD8, 0xFF, 0xE0, 0x00, 0x10];
+        let err = decode_slice(cut)
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
+        assert!(err.contains("corrupt"), "{err:?}");
+        assert!(!err.contains('\n') && !err.contains('\r'), "{err:?}");
+        let png = encode_png(&gray_ramp(40, 33), 40, 33, ExtendedColorType::L8);
+        assert_eq!(declared_png_size(&png), Some((40, 33)));
+        assert_eq!(declared_png_size(b"\x89PNG"), None);
+    }
+
+    #[test]
+    fn exif_orientation_is_applied() {
+        // Left half dark, right half bright, 64 wide and 32 high.
+        let (w, h) = (64u32, 32u32);
+        let data: Vec<u8> = (0..w * h)
+            .map(|i| if i % w < w / 2 { 20 } else { 230 })
+            .collect();
+        let upright = decode_slice(&jpeg_with_orientation(&data, w, h, 1)).unwrap();
+        assert_eq!(upright.dimensions(), (64, 32));
+        // 6: the stored image must be turned 90 degrees clockwise to be shown upright, so its
+        // left half ends up on top.
+        let turned = decode_slice(&jpeg_with_orientation(&data, w, h, 6)).unwrap();
+        assert_eq!(turned.dimensions(), (32, 64));
+        assert!(
+            turned.get_pixel(16, 8).0[0] < 60,
+            "{:?}",
+            turned.get_pixel(16, 8)
+        );
+        assert!(
+            turned.get_pixel(16, 56).0[0] > 190,
+            "{:?}",
+            turned.get_pixel(16, 56)
+        );
+        // 2: mirrored left-right.
+        let mirrored = decode_slice(&jpeg_with_orientation(&data, w, h, 2)).unwrap();
+        assert!(mirrored.get_pixel(8, 16).0[0] > 190 && mirrored.get_pixel(56, 16).0[0] < 60);
     }
 }

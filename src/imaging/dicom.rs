@@ -175,6 +175,30 @@ fn not_ct(code: &str) -> Option<&'static str> {
     })
 }
 
+/// Refuses bit depths a CT slice never has before the pixel decoder sees them: 8 or 16 bits
+/// allocated per value, 1 to that many stored (the decoder's lookup tables assume as much and
+/// stop the program otherwise; fuzzing found it). Absent values are left to the decoder.
+fn check_bit_depth(obj: &DefaultDicomObject) -> Result<(), ImagingError> {
+    let int = |tag| {
+        obj.element(tag)
+            .ok()
+            .map(|e| e.to_int::<i64>().unwrap_or(-1))
+    };
+    let (allocated, stored) = (int(tags::BITS_ALLOCATED), int(tags::BITS_STORED));
+    let allocated_ok = allocated.is_none_or(|a| a == 8 || a == 16);
+    let stored_ok = stored.is_none_or(|s| (1..=allocated.unwrap_or(16)).contains(&s));
+    if allocated_ok && stored_ok {
+        return Ok(());
+    }
+    let say = |v: Option<i64>| v.map_or("an unreadable number of".to_string(), |v| v.to_string());
+    Err(ImagingError::Dicom(format!(
+        "the DICOM file declares {} bits stored in {} bits allocated per pixel value; CT slices \
+         have 8 or 16 bits allocated and at most as many stored (the file may be damaged)",
+        say(stored),
+        say(allocated)
+    )))
+}
+
 /// Reads a DICOM slice into Hounsfield units.
 ///
 /// # Errors
@@ -232,6 +256,7 @@ pub fn read_dicom(bytes: &[u8]) -> Result<CtSlice, ImagingError> {
              {MAX_SIDE}"
         )));
     }
+    check_bit_depth(&obj)?;
     let syntax = obj
         .meta()
         .transfer_syntax()

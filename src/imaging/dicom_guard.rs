@@ -175,7 +175,12 @@ fn walk(data: &[u8], mut pos: usize, enc: Encoding) -> Result<(), String> {
                     fragments = false;
                     pos + 8
                 }
-                _ => pos + 8,
+                (0xE000 | 0xE00D, _) => pos + 8,
+                (other, _) => {
+                    return Err(format!(
+                        "(FFFE,{other:04X}) at byte {pos} is not an item or a delimiter"
+                    ));
+                }
             };
             continue;
         }
@@ -307,6 +312,12 @@ mod tests {
             let err = check_lengths(&file(explicit, &ds)).unwrap_err();
             assert!(err.contains("value representation"), "{err}");
         }
+
+        // An item-group tag that is neither an item nor a delimiter.
+        let mut ds = long(0x7FE0, 0x0010, b"OB", 2, &[0, 0]);
+        ds.extend([0xFE, 0xFF, 0xD9, 0xD0, 0x4E, 0x2A, 0xDC, 0xB8]);
+        let err = check_lengths(&file(explicit, &ds)).unwrap_err();
+        assert!(err.contains("(FFFE,D0D9)"), "{err}");
 
         // A meta element longer than the file.
         let mut bad = b"DICM".to_vec();

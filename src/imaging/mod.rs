@@ -28,6 +28,33 @@ pub use pil_resize::pil_resize_bilinear;
 use image::RgbImage;
 use thiserror::Error;
 
+/// Longest side, in pixels, a slice is analysed at. CT slices are 512 to 1024 pixels; larger
+/// images (photographs or screenshots of a viewer) are scaled down to this first, which bounds
+/// the memory and time of the lesion masks, drawn at the slice's own size.
+pub const MAX_ANALYSED_SIDE: u32 = 2048;
+
+/// `image` scaled down (bilinear, aspect ratio kept) so that its longer side is at most
+/// [`MAX_ANALYSED_SIDE`], with a note saying so; images within the limit come back unchanged
+/// with no note. Lesion boxes and areas then refer to the scaled image.
+pub fn fit_for_analysis(image: RgbImage) -> (RgbImage, Option<String>) {
+    let (w, h) = image.dimensions();
+    let longest = w.max(h);
+    if longest <= MAX_ANALYSED_SIDE {
+        return (image, None);
+    }
+    let scale = f64::from(MAX_ANALYSED_SIDE) / f64::from(longest);
+    let (nw, nh) = (
+        ((f64::from(w) * scale).round() as u32).max(1),
+        ((f64::from(h) * scale).round() as u32).max(1),
+    );
+    let scaled = image::imageops::resize(&image, nw, nh, image::imageops::FilterType::Triangle);
+    let note = format!(
+        "The image is {w}x{h} pixels, larger than a CT slice; it was scaled down to {nw}x{nh} \
+         before the analysis (lesion boxes and areas refer to that size)"
+    );
+    (scaled, Some(note))
+}
+
 /// The shorter side the classification pipeline resizes to (`transforms.Resize(512)`).
 pub const CLASSIFIER_SHORT_SIDE: u32 = 512;
 
@@ -127,6 +154,21 @@ pub fn classifier_resize(img: &RgbImage) -> RgbImage {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn very_large_images_are_scaled_down_with_a_note() {
+        let (big, note) = fit_for_analysis(RgbImage::new(3000, 1000));
+        assert_eq!(big.dimensions(), (2048, 683));
+        let note = note.unwrap();
+        assert!(
+            note.contains("3000x1000") && note.contains("2048x683"),
+            "{note}"
+        );
+        let (tall, _) = fit_for_analysis(RgbImage::new(100, 4096));
+        assert_eq!(tall.dimensions(), (50, 2048));
+        let (same, none) = fit_for_analysis(RgbImage::new(2048, 512));
+        assert_eq!((same.dimensions(), none), ((2048, 512), None));
+    }
 
     #[test]
     fn classifier_sizes() {

@@ -132,6 +132,14 @@ fn dicom(d: Dicom) -> Vec<u8> {
     bytes
 }
 
+/// Where the value of Bits Stored (0028,0101) sits in a written DICOM file.
+fn bits_stored_at(file: &[u8]) -> usize {
+    (0..file.len() - 8)
+        .find(|&i| file[i..i + 6] == [0x28, 0x00, 0x01, 0x01, b'U', b'S'])
+        .expect("the Bits Stored element")
+        + 8
+}
+
 /// A safetensors file: `header` JSON, then `data`.
 fn safetensors(header: &str, data: &[u8]) -> Vec<u8> {
     let mut out = (header.len() as u64).to_le_bytes().to_vec();
@@ -246,6 +254,7 @@ pub fn corpus() -> Vec<BadInput> {
         item("short-pixels.dcm", dicom(Dicom { pixels: Some(vec![0; 100]), ..Dicom::default() }), "shorter than", Slice),
         item("huge-length.dcm", huge_length, "declares 2147483647 bytes", Slice),
         item("unknown-vr.dcm", unknown_vr, "no valid value representation", Slice),
+        item("zero-bits.dcm", { let mut v = good_dicom.clone(); let at = bits_stored_at(&v); v[at..at + 2].copy_from_slice(&0u16.to_le_bytes()); v }, "0 bits stored", Slice),
         item("colour.dcm", dicom(Dicom { samples: 3, bits: 8, pixels: Some(vec![0; 64 * 64 * 3]), ..Dicom::default() }), "colour", Slice),
         item("empty.pth", Vec::new(), "empty (0 bytes)", Weights),
         item("notes.pth", b"These are my notes.\n".to_vec(), "not a model checkpoint", Weights),

@@ -236,6 +236,25 @@ async function defaultPhase(browser, slice) {
   } finally {
     await context.close();
   }
+
+  // A damaged copy (here: cut in half on the way) fails the SHA-256 check: the page says so
+  // and uses the placeholder. (Service workers blocked, so that the route sees the request.)
+  const damaged = await browser.newContext({ serviceWorkers: 'block' });
+  try {
+    const full = fs.readFileSync(DEFAULT_WEIGHTS);
+    await damaged.route('**/ct-mask-net-default.safetensors', (route) =>
+      route.fulfill({ status: 200, body: full.subarray(0, full.length >> 1) }));
+    const page = await damaged.newPage();
+    await page.goto(`${BASE_URL}?backend=cpu&warmup=0`);
+    await page.waitForSelector('[data-testid="weights-status"][data-state="placeholder"]', {
+      timeout: MODEL_TIMEOUT_MS,
+    });
+    const error = await page.textContent('[data-testid="weights-error"]');
+    check(/damaged or is not the one this page was built with/.test(error),
+      `damaged default weights are refused by their SHA-256: "${error.slice(0, 140)}"`);
+  } finally {
+    await damaged.close();
+  }
 }
 
 /** A second browser with WebGPU exposed (TOOLCHAIN.md: `--enable-unsafe-webgpu`, and without
@@ -362,14 +381,21 @@ async function checkpointsPhase(page, workDir, slice) {
   await page.setInputFiles('[data-testid="file-input"]', slice);
   const row = page.locator('[data-testid="batch-row"]').filter({ hasText: path.basename(slice) }).last();
   await waitForBatch(page, before + 1);
-  const cells = await page.$$eval('[data-testid="batch-row"]', (trs) => {
+  const newest = await page.$$eval('[data-testid="batch-row"]', (trs) => {
     const tr = trs.reduce((a, b) => (Number(a.cells[0].textContent) > Number(b.cells[0].textContent) ? a : b));
-    return [...tr.cells].map((c) => c.textContent);
+    const text = (id) => tr.querySelector(`[data-testid="${id}"]`)?.textContent || '';
+    return {
+      cells: [...tr.cells].map((c) => c.textContent),
+      cls: text('predicted-class'),
+      probs: text('probabilities'),
+      ggo: tr.querySelector('[data-testid="probabilities"]')?.nextElementSibling?.textContent || '',
+      time: text('row-time'),
+    };
   });
-  const sum = cells[3].split('/').map(Number).reduce((a, b) => a + b, 0);
-  check(['normal', 'common pneumonia', 'COVID-19'].includes(cells[2]) && Math.abs(sum - 1) < 0.01 &&
-    /^\d/.test(cells[4]), `slice with the ResNet-50 pair: ${cells.slice(1).join(' | ')}`);
-  console.log(`  per-slice time (CPU backend, ResNet-50 pair): ${cells[6]} (wall ${((Date.now() - t) / 1000).toFixed(1)} s)`);
+  const sum = newest.probs.split('/').map(Number).reduce((a, b) => a + b, 0);
+  check(['normal', 'common pneumonia', 'COVID-19'].includes(newest.cls) && Math.abs(sum - 1) < 0.01 &&
+    /^\d/.test(newest.ggo), `slice with the ResNet-50 pair: ${newest.cells.slice(1).join(' | ')}`);
+  console.log(`  per-slice time (CPU backend, ResNet-50 pair): ${newest.time} (wall ${((Date.now() - t) / 1000).toFixed(1)} s)`);
   // Show that slice (the newest row) in the screenshot.
   await page.$$eval('[data-testid="batch-row"]', (trs) => trs.reduce((a, b) =>
     (Number(a.cells[0].textContent) > Number(b.cells[0].textContent) ? a : b)).click());
@@ -496,6 +522,74 @@ async function finetunePhase(page, workDir, fixture) {
   await page.click('[data-testid="use-placeholder"]');
   await page.waitForSelector(`${status}[data-state="placeholder"]`, { timeout: MODEL_TIMEOUT_MS });
   check(true, 'reset: back to the placeholder');
+}
+
+/** A folder of slices picked with the folder button: a real DICOM series (three slices of
+ * one patient, when ../shared/data exists), three PNGs named as one COVIDx-CT scan, and a text
+ * file; the slices are grouped per study, head first, rolled up, navigated and exported. */
+async function studiesPhase(page, workDir, fixture) {
+  console.log('studies from a folder:');
+  const folder = path.join(workDir, 'study-folder');
+  fs.mkdirSync(path.join(folder, 'series'), { recursive: true });
+  const dicomDir = path.join(SHARED, 'data', 'covid_ct_md_3class', 'dicom');
+  const dicom = fs.existsSync(dicomDir)
+    ? fs.readdirSync(dicomDir).filter((f) => /^P001_\d+\.dcm$/.test(f)).sort()
+    : [];
+  // Names that do not give the order away: the headers must.
+  dicom.forEach((f, i) => fs.copyFileSync(path.join(dicomDir, f), path.join(folder, 'series', `IM${9 - i}`)));
+  for (const n of ['0030', '0010', '0020']) fs.copyFileSync(fixture, path.join(folder, `NCP_9_500_${n}.png`));
+  fs.writeFileSync(path.join(folder, 'notes.txt'), 'not a slice');
+  const expectedRows = dicom.length + 3;
+  const before = await page.locator('[data-testid="batch-row"]').count();
+  await page.setInputFiles('[data-testid="folder-input"]', folder);
+  await waitForBatch(page, before + expectedRows);
+  const added = (await page.locator('[data-testid="batch-row"]').count()) - before;
+  check(added === expectedRows, `the folder's ${expectedRows} slices became rows (${added})`);
+  const skipped = await page.textContent('[data-testid="skipped-files"]');
+  check(/^1 file in the folder is not a slice/.test(skipped), `the text file was skipped: "${skipped}"`);
+
+  const places = await page.$$eval('[data-testid="batch-row"]', (trs) => trs.map((tr) => [
+    tr.querySelector('.file-name').textContent,
+    tr.querySelector('[data-testid="row-slice"]')?.textContent || '']));
+  const place = (name) => (places.find(([n]) => n === name) || [])[1];
+  check(place('NCP_9_500_0010.png') === '1/3' && place('NCP_9_500_0020.png') === '2/3' &&
+    place('NCP_9_500_0030.png') === '3/3', 'named slices are numbered within their scan');
+  if (dicom.length === 3) {
+    // IM9 is the apex (P001_061), IM7 the lowest (P001_098).
+    check(place('IM9') === '1/3' && place('IM8') === '2/3' && place('IM7') === '3/3',
+      `the DICOM series is ordered head first by its headers (${['IM9', 'IM8', 'IM7'].map(place)})`);
+  }
+  const cards = await page.$$eval('[data-testid="study-card"]', (cs) => cs.map((c) => ({
+    title: c.querySelector('h3').textContent,
+    cls: c.querySelector('[data-testid="study-class"]')?.textContent,
+    bars: c.querySelectorAll('[data-testid="study-burden"] .burden-bar').length,
+  })));
+  // Rows of earlier phases may form studies of their own: look at this folder's.
+  const ours = cards.filter((c) => c.title === 'NCP patient 9, scan 500' ||
+    c.title.startsWith('patient 98C14734-ASSH'));
+  check(ours.length === (dicom.length ? 2 : 1) &&
+    ours.every((c) => ['normal', 'common pneumonia', 'COVID-19'].includes(c.cls) && c.bars === 3),
+  `one study card per scan with its answer and lesion chart (${JSON.stringify(ours)})`);
+
+  await page.click('[data-testid="batch-row"]:has-text("NCP_9_500_0010.png")');
+  check(/^Slice 1 of 3 in NCP patient 9, scan 500$/.test(await page.textContent('[data-testid="study-position"]')) &&
+    await page.isDisabled('[data-testid="study-prev"]'), 'the navigator shows the first slice');
+  await page.click('[data-testid="study-next"]');
+  const drawn = await page.getAttribute('[data-testid="overlay"]', 'data-drawn');
+  check(drawn === 'NCP_9_500_0020.png' &&
+    /^Slice 2 of 3/.test(await page.textContent('[data-testid="study-position"]')),
+  `"Next" selects and draws the next slice (${drawn})`);
+
+  const [download] = await Promise.all([
+    page.waitForEvent('download'),
+    page.click('[data-testid="export-studies"]'),
+  ]);
+  const studies = JSON.parse(fs.readFileSync(await download.path(), 'utf8'));
+  const named = studies.find((s) => s.study === 'NCP patient 9, scan 500');
+  check(named && JSON.stringify(named.files) ===
+    JSON.stringify(['NCP_9_500_0010.png', 'NCP_9_500_0020.png', 'NCP_9_500_0030.png']) &&
+    named.summary.slices === 3 && named.summary.lesion_burden.length === 3,
+  `studies export: ${studies.length} studies, files head first, roll-up of 3 slices`);
 }
 
 async function main() {
@@ -739,6 +833,8 @@ async function main() {
     } else {
       console.log('fine-tuning: SKIPPED (WEB_TEST_FINETUNE=0)');
     }
+
+    await studiesPhase(page, workDir, fixture);
 
     if (TEST_CHECKPOINTS && fs.existsSync(ORACLE_CHECKPOINTS)) {
       await checkpointsPhase(page, workDir, good[1] || fixture);

@@ -21,6 +21,8 @@ mod evaluate_segmentation;
 #[cfg(not(target_arch = "wasm32"))]
 mod finetune;
 #[cfg(not(target_arch = "wasm32"))]
+mod inputs;
+#[cfg(not(target_arch = "wasm32"))]
 mod predict;
 #[cfg(not(target_arch = "wasm32"))]
 mod train_segmentation;

@@ -4,15 +4,17 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use clap::Args;
-use ct_mask_net::analysis::{Analyzer, SliceAnalysis};
+use ct_mask_net::analysis::{Analyzer, LesionAreas, SliceAnalysis};
 use ct_mask_net::imaging::{
-    CONSOLIDATION_COLOUR, GGO_COLOUR, OverlayLayer, WindowChoice, decode_slice_with, render_overlay,
+    CONSOLIDATION_COLOUR, GGO_COLOUR, OverlayLayer, WindowChoice, decode_slice_with, fit_for_analysis,
+    render_overlay,
 };
-use ct_mask_net::model::ModelKind;
+use ct_mask_net::model::{ClassProbabilities, ModelKind};
+use ct_mask_net::study::{self, StudySlice};
 use serde_json::{Value, json};
 use web_time::Instant;
 
-use crate::weights;
+use crate::{inputs, weights};
 
 #[derive(Args)]
 pub struct PredictArgs {
@@ -45,7 +47,13 @@ pub struct PredictArgs {
     /// (40, 350), file (the file's own window, else lung) or LEVEL,WIDTH in HU.
     #[arg(long, default_value = "lung", value_parser = WindowChoice::parse, allow_hyphen_values = true)]
     window: WindowChoice,
-    /// CT slices: PNG or JPEG (8- or 16-bit, grayscale or colour) or DICOM, any size.
+    /// After the slices, one JSON line per study (a DICOM series, or slices whose names
+    /// identify one patient's scan): its slices head first and the roll-up of their answers.
+    #[arg(long)]
+    studies: bool,
+    /// CT slices: PNG or JPEG (8- or 16-bit, grayscale or colour) or DICOM, any size, or
+    /// folders of them (searched recursively; DICOM files may have no extension). Slices of one
+    /// study are analysed head first.
     #[arg(required = true)]
     images: Vec<PathBuf>,
 }
@@ -88,9 +96,18 @@ pub fn run(args: PredictArgs) -> Result<ExitCode, String> {
             .map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
     }
 
+    let inputs = inputs::collect(&args.images)?;
+    let studies = study::group(
+        inputs
+            .iter()
+            .enumerate()
+            .filter_map(|(i, input)| input.place.as_ref().map(|p| (i, p))),
+    );
     let mut failures = 0;
-    for path in &args.images {
-        let line = match predict_one(&analyzer, path, &args) {
+    let mut answers: Vec<Option<StudySlice>> = vec![None; inputs.len()];
+    for i in inputs::analysis_order(inputs.len(), &studies) {
+        let path = &inputs[i].path;
+        let mut line = match predict_one(&analyzer, path, &args) {
             Ok(value) => value,
             Err(message) => {
                 failures += 1;
@@ -98,7 +115,34 @@ pub fn run(args: PredictArgs) -> Result<ExitCode, String> {
                 json!({ "file": path.display().to_string(), "error": message })
             }
         };
+        if let Some(study) = studies.iter().find(|s| s.slices.contains(&i)) {
+            let (index, count) = study.index_of(i).unwrap_or((0, 0));
+            line["study"] = json!(study.label);
+            line["study_key"] = json!(study.key);
+            line["slice"] = json!(index);
+            line["slices"] = json!(count);
+            answers[i] = study_slice(&line, i, index);
+        }
         println!("{line}");
+    }
+    if args.studies {
+        for study in &studies {
+            let slices: Vec<StudySlice> = study.slices.iter().filter_map(|&i| answers[i]).collect();
+            let files: Vec<String> = study
+                .slices
+                .iter()
+                .map(|&i| inputs[i].path.display().to_string())
+                .collect();
+            println!(
+                "{}",
+                json!({
+                    "study": study.label,
+                    "study_key": study.key,
+                    "files": files,
+                    "summary": study::summarise(&slices),
+                })
+            );
+        }
     }
     Ok(if failures == 0 {
         ExitCode::SUCCESS
@@ -107,14 +151,31 @@ pub fn run(args: PredictArgs) -> Result<ExitCode, String> {
     })
 }
 
+/// The roll-up input of a slice's JSON answer; `None` for an error line.
+fn study_slice(line: &Value, id: usize, index: usize) -> Option<StudySlice> {
+    let probabilities: ClassProbabilities =
+        serde_json::from_value(line.get("class_probabilities")?.clone()).ok()?;
+    let areas: Option<LesionAreas> = line
+        .get("lesion_area_percent")
+        .and_then(|a| serde_json::from_value(a.clone()).ok());
+    Some(StudySlice {
+        id,
+        index,
+        probabilities,
+        areas,
+    })
+}
+
 fn predict_one(analyzer: &Analyzer, path: &Path, args: &PredictArgs) -> Result<Value, String> {
     let bytes = std::fs::read(path).map_err(|e| format!("cannot read the file: {e}"))?;
     let started = Instant::now();
     let image = decode_slice_with(&bytes, args.window).map_err(|e| e.to_string())?;
+    let (image, note) = fit_for_analysis(image);
     let decode_ms = started.elapsed().as_secs_f64() * 1e3;
 
     let mut analysis = pollster::block_on(analyzer.analyze(&image)).map_err(|e| e.to_string())?;
     analysis.report.timings_ms.decode_ms = decode_ms;
+    analysis.report.notes.extend(note);
 
     if let Some(dir) = &args.overlay {
         write_overlay(&analysis, &image, dir, path, args, analyzer.min_score)?;
