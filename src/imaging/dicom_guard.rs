@@ -28,6 +28,17 @@ const KNOWN_VRS: [&[u8; 2]; 34] = [
     b"UC", b"UI", b"UL", b"UN", b"UR", b"US", b"UT", b"UV",
 ];
 
+/// Bytes per value of the binary value representations: their lengths must be whole multiples
+/// (a parser reading whole values would otherwise leave bytes behind and lose its place).
+fn value_size(vr: &[u8; 2]) -> usize {
+    match vr {
+        b"US" | b"SS" | b"OW" => 2,
+        b"UL" | b"SL" | b"FL" | b"OL" | b"OF" | b"AT" => 4,
+        b"FD" | b"OD" | b"SV" | b"UV" | b"OV" => 8,
+        _ => 1,
+    }
+}
+
 /// How the data set is encoded.
 #[derive(Clone, Copy)]
 struct Encoding {
@@ -83,28 +94,37 @@ fn header(data: &[u8], pos: usize, enc: Encoding) -> Result<Header, String> {
             "element ({group:04X},{element:04X}) at byte {pos} has no valid value representation"
         ));
     }
-    if LONG_VRS.contains(&&vr) {
+    let header = if LONG_VRS.contains(&&vr) {
         if at.len() < 12 {
             return Err(format!(
                 "the file ends inside element ({group:04X},{element:04X})"
             ));
         }
-        Ok(Header {
+        Header {
             group,
             element,
             vr: Some(vr),
             size: 12,
             length: enc.u32(&at[8..]),
-        })
+        }
     } else {
-        Ok(Header {
+        Header {
             group,
             element,
             vr: Some(vr),
             size: 8,
             length: u32::from(enc.u16(&at[6..])),
-        })
+        }
+    };
+    let size = value_size(&vr);
+    if header.length != UNDEFINED && header.length as usize % size != 0 {
+        return Err(format!(
+            "element ({group:04X},{element:04X}) at byte {pos} holds {} bytes, not a whole \
+             number of {size}-byte values",
+            header.length
+        ));
     }
+    Ok(header)
 }
 
 /// Checks the element lengths of a DICOM file; `file` starts at its "DICM" marker.
@@ -312,6 +332,11 @@ mod tests {
             let err = check_lengths(&file(explicit, &ds)).unwrap_err();
             assert!(err.contains("value representation"), "{err}");
         }
+
+        // A number split in the middle: 3 bytes of US.
+        let ds = short(0x0028, 0x0002, b"US", &[1, 0, 0]);
+        let err = check_lengths(&file(explicit, &ds)).unwrap_err();
+        assert!(err.contains("whole number of 2-byte values"), "{err}");
 
         // An item-group tag that is neither an item nor a delimiter.
         let mut ds = long(0x7FE0, 0x0010, b"OB", 2, &[0, 0]);
