@@ -55,11 +55,21 @@ fn mutate(seed: &[u8], rng: &mut SplitMix) -> Vec<u8> {
     v
 }
 
-/// `--replay FILE...`: decodes each file as a slice, printing the time and the outcome.
+/// `--replay FILE...`: decodes each file as a slice (as a checkpoint when its name says
+/// `checkpoint`, as the fuzzer names them), printing the time and the outcome.
 fn replay(files: &[String]) {
     for file in files {
         let bytes = std::fs::read(file).expect("a readable file");
         let started = Instant::now();
+        if file.contains("checkpoint") {
+            let outcome = ct_mask_net::importer::read_checkpoint(&bytes);
+            let took = started.elapsed().as_secs_f64() * 1e3;
+            match outcome {
+                Ok(c) => println!("{file}: {took:.1} ms, read {} tensors", c.weights.tensors.len()),
+                Err(e) => println!("{file}: {took:.1} ms, refused: {e}"),
+            }
+            continue;
+        }
         let outcome = ct_mask_net::imaging::decode_slice(&bytes);
         let took = started.elapsed().as_secs_f64() * 1e3;
         match outcome {
