@@ -9,7 +9,7 @@ use serde_json::{Value, json};
 use crate::engine::AnalysedSlice;
 use crate::evaluation::{ConfusionMatrix, argmax};
 use crate::finetune::{class_from_name, patient_from_name, stratified_split};
-use crate::study::{SlicePlace, Study, StudySlice, StudySummary, name_place};
+use crate::study::{SlicePlace, Study, StudySlice, StudySummary, locate, name_place};
 
 /// Where a file of the batch stands.
 #[derive(Debug, Clone, PartialEq)]
@@ -78,8 +78,10 @@ pub fn is_slice_name(name: &str) -> bool {
         None => true,
         Some((_, ext)) => {
             let ext = ext.to_ascii_lowercase();
-            matches!(ext.as_str(), "png" | "jpg" | "jpeg" | "dcm" | "dicom" | "ima")
-                || (!ext.is_empty() && ext.bytes().all(|b| b.is_ascii_digit()))
+            matches!(
+                ext.as_str(),
+                "png" | "jpg" | "jpeg" | "dcm" | "dicom" | "ima"
+            ) || (!ext.is_empty() && ext.bytes().all(|b| b.is_ascii_digit()))
         }
     }
 }
@@ -104,23 +106,10 @@ pub fn study_summary(rows: &[Row], study: &Study) -> Option<StudySummary> {
         .filter_map(|(i, id)| {
             let row = rows.iter().find(|r| r.id == *id)?;
             let report = &row.result.as_ref()?.analysis.report;
-            Some(StudySlice {
-                id: *id,
-                index: i + 1,
-                probabilities: report.prediction.class_probabilities,
-                areas: report.lesion_area_percent,
-            })
+            Some(StudySlice::from_report(*id, i + 1, report))
         })
         .collect();
     crate::study::summarise(&slices)
-}
-
-/// Where row `id` sits among `studies`: the study's label and the row's 1-based place of how
-/// many.
-pub fn study_place<'a>(studies: &'a [Study], id: usize) -> Option<(&'a Study, usize, usize)> {
-    studies
-        .iter()
-        .find_map(|s| s.index_of(id).map(|(i, n)| (s, i, n)))
 }
 
 /// Share of the labelled slices the seeded split holds out for validation.
@@ -284,7 +273,7 @@ fn sort_key(row: &Row, column: SortColumn, studies: &[Study]) -> Option<SortKey>
         SortColumn::Consolidation => SortKey::Number(areas()?.consolidation),
         SortColumn::Time => SortKey::Number(result()?.total_ms as f32),
         SortColumn::Study => {
-            let (study, index, _) = study_place(studies, row.id)?;
+            let (study, index, _) = locate(studies, row.id)?;
             SortKey::Text(format!("{}\u{0}{index:06}", study.label.to_lowercase()))
         }
     })
@@ -298,7 +287,7 @@ const CSV_HEADER: &str = "file,predicted_class,p_normal,p_pneumonia,p_covid,ggo_
 /// row's study and place in it.
 fn record(row: &Row, studies: &[Study]) -> Value {
     let mut value = json!({ "file": row.name, "weights": row.weights });
-    if let Some((study, index, count)) = study_place(studies, row.id) {
+    if let Some((study, index, count)) = locate(studies, row.id) {
         value["study"] = json!(study.label);
         value["slice"] = json!(index);
         value["slices"] = json!(count);

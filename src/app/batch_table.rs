@@ -3,7 +3,8 @@
 use leptos::prelude::*;
 
 use super::state::{AppState, Row, RowStatus, SortColumn, class_label};
-use crate::batch::{labelled_split, sort_rows, studies, study_place};
+use crate::batch::{labelled_split, sort_rows, studies};
+use crate::study::locate;
 
 /// Columns: heading and sort key (`None` for unsortable).
 const COLUMNS: [(&str, Option<SortColumn>); 10] = [
@@ -35,7 +36,7 @@ pub fn BatchTable() -> impl IntoView {
         rows.into_iter()
             .map(|row| {
                 let validation = split.iter().find(|l| l.id == row.id).map(|l| l.validation);
-                let place = study_place(&studies, row.id)
+                let place = locate(&studies, row.id)
                     .map(|(study, index, count)| (study.label.clone(), index, count));
                 (row, validation, place)
             })

@@ -81,8 +81,9 @@ async fn fetch_ok(url: &str) -> Result<web_sys::Response, String> {
     Ok(response)
 }
 
-/// As [`fetch_bytes`], calling `progress(bytes so far, total if the server says)` as the body
-/// arrives (reading the response stream where the browser offers one).
+/// Fetches a file beside the page (same origin; the service worker answers offline), calling
+/// `progress(bytes so far, total if the server says)` as the body arrives (reading the response
+/// stream where the browser offers one, else the whole body at once).
 pub async fn fetch_with_progress(
     url: &str,
     progress: impl Fn(u64, Option<u64>),
@@ -96,7 +97,7 @@ pub async fn fetch_with_progress(
         .flatten()
         .and_then(|v| v.trim().parse::<u64>().ok());
     let Some(body) = response.body() else {
-        return fetch_bytes(url).await;
+        return body_bytes(response, url).await;
     };
     let reader: web_sys::ReadableStreamDefaultReader = body.get_reader().unchecked_into();
     let mut bytes: Vec<u8> = Vec::with_capacity(total.unwrap_or(0) as usize);
@@ -122,10 +123,9 @@ pub async fn fetch_with_progress(
     Ok(bytes)
 }
 
-/// Fetches a file beside the page (same origin; the service worker answers offline).
-pub async fn fetch_bytes(url: &str) -> Result<Vec<u8>, String> {
+/// The whole body of `response` (a GET of `url`).
+async fn body_bytes(response: web_sys::Response, url: &str) -> Result<Vec<u8>, String> {
     let js_error = |e: JsValue| format!("{e:?}");
-    let response = fetch_ok(url).await?;
     let buffer = wasm_bindgen_futures::JsFuture::from(response.array_buffer().map_err(js_error)?)
         .await
         .map_err(|e| format!("{url} could not be read ({})", js_error(e)))?;

@@ -56,7 +56,7 @@ pub fn ExportPanel() -> impl IntoView {
                     type="button"
                     data-testid="export-studies"
                     title="One record per study: its files head first and the roll-up of their answers"
-                    prop:disabled=move || state.rows.with(|rows| crate::batch::studies(rows).is_empty())
+                    prop:disabled=move || state.rows.with(|rows| rows.iter().all(|r| r.place.is_none()))
                     on:click=move |_| {
                         export(
                             studies_json(&state.rows.get_untracked()),

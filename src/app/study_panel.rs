@@ -5,8 +5,8 @@
 use leptos::prelude::*;
 
 use super::state::{AppState, class_label};
-use crate::batch::{studies, study_place, study_summary};
-use crate::study::{Study, StudySummary};
+use crate::batch::{studies, study_summary};
+use crate::study::{Study, StudySummary, locate};
 
 /// Height of the lesion-burden chart, in SVG units (one unit per pixel at 1x).
 const CHART_HEIGHT: f32 = 48.0;
@@ -44,7 +44,7 @@ fn Navigator(all: Memo<Vec<Study>>) -> impl IntoView {
     let here = move || {
         let id = state.selected.get()?;
         all.with(|studies| {
-            let (study, index, count) = study_place(studies, id)?;
+            let (study, index, count) = locate(studies, id)?;
             let previous = (index > 1).then(|| study.slices[index - 2]);
             let next = study.slices.get(index).copied();
             Some((study.label.clone(), index, count, previous, next))

@@ -133,7 +133,8 @@ pub fn is_dicom(bytes: &[u8]) -> bool {
     dicm_offset(bytes).is_some()
 }
 
-fn dicm_offset(bytes: &[u8]) -> Option<usize> {
+/// Where the "DICM" marker starts: after the 128-byte preamble, or at the start.
+pub(crate) fn dicm_offset(bytes: &[u8]) -> Option<usize> {
     if bytes.get(128..132) == Some(b"DICM") {
         Some(128)
     } else if bytes.get(..4) == Some(b"DICM") {

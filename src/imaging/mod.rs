@@ -20,6 +20,7 @@ mod overlay;
 mod pil_resize;
 
 pub use decode::{MAX_PIXELS, MAX_SIDE, MIN_SIDE, decode_slice, decode_slice_with};
+pub(crate) use dicom::dicm_offset;
 pub use dicom::{CtSlice, Window, WindowChoice, is_dicom, read_dicom};
 pub use dicom_guard::check_lengths as check_dicom_lengths;
 pub use overlay::{CONSOLIDATION_COLOUR, GGO_COLOUR, OverlayLayer, render_overlay};

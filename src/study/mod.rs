@@ -36,6 +36,13 @@ impl Study {
     }
 }
 
+/// Where slice `id` sits among `studies`: its study and its 1-based place of how many.
+pub fn locate(studies: &[Study], id: usize) -> Option<(&Study, usize, usize)> {
+    studies
+        .iter()
+        .find_map(|s| s.index_of(id).map(|(i, n)| (s, i, n)))
+}
+
 /// Groups slices `(id, place)` into studies, in the order each study first appears; slices
 /// without a place belong to none.
 pub fn group<'a>(slices: impl IntoIterator<Item = (usize, &'a SlicePlace)>) -> Vec<Study> {
@@ -111,6 +118,9 @@ mod tests {
         assert_eq!(studies[1].slices, vec![3, 1]);
         assert_eq!(studies[0].index_of(4), Some((3, 3)));
         assert_eq!(studies[0].index_of(1), None);
+        let (study, index, count) = locate(&studies, 1).unwrap();
+        assert_eq!((study.key.as_str(), index, count), ("b", 2, 2));
+        assert!(locate(&studies, 9).is_none());
     }
 
     #[test]

@@ -9,7 +9,7 @@ use dicom_object::{DefaultDicomObject, OpenFileOptions};
 use serde::{Deserialize, Serialize};
 
 use crate::finetune::class_from_name;
-use crate::imaging::{check_dicom_lengths, is_dicom};
+use crate::imaging::{check_dicom_lengths, dicm_offset};
 
 /// A slice's study and its place in it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -69,14 +69,7 @@ fn position(obj: &DefaultDicomObject) -> Option<f64> {
 /// The place of a DICOM slice, read from its header only (the pixel data is not decoded).
 /// `None` when `bytes` are not a readable DICOM file or carry no study or series identifier.
 pub fn dicom_place(bytes: &[u8]) -> Option<SlicePlace> {
-    if !is_dicom(bytes) {
-        return None;
-    }
-    let offset = if bytes.get(128..132) == Some(b"DICM") {
-        128
-    } else {
-        0
-    };
+    let offset = dicm_offset(bytes)?;
     check_dicom_lengths(&bytes[offset..]).ok()?;
     let obj = OpenFileOptions::new()
         .read_until(tags::PIXEL_DATA)

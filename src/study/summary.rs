@@ -3,7 +3,7 @@
 
 use serde::Serialize;
 
-use crate::analysis::LesionAreas;
+use crate::analysis::{LesionAreas, SliceReport};
 use crate::evaluation::argmax;
 use crate::model::{CLASS_NAMES, ClassProbabilities};
 
@@ -21,6 +21,18 @@ pub struct StudySlice {
     pub probabilities: ClassProbabilities,
     /// Its lesion areas (percent of the slice), with a lesion model.
     pub areas: Option<LesionAreas>,
+}
+
+impl StudySlice {
+    /// Slice `id`, `index`-th of its study, with the answer `report` gives.
+    pub fn from_report(id: usize, index: usize, report: &SliceReport) -> Self {
+        Self {
+            id,
+            index,
+            probabilities: report.prediction.class_probabilities,
+            areas: report.lesion_area_percent,
+        }
+    }
 }
 
 /// A slice named in a summary.

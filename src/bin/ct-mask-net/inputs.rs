@@ -5,7 +5,7 @@ use std::io::Read;
 use std::path::{Path, PathBuf};
 
 use ct_mask_net::imaging::is_dicom;
-use ct_mask_net::study::{SlicePlace, Study, slice_place};
+use ct_mask_net::study::{SlicePlace, Study, locate, slice_place};
 
 /// One slice to analyse.
 pub struct Input {
@@ -92,8 +92,8 @@ pub fn analysis_order(n: usize, studies: &[Study]) -> Vec<usize> {
         if done[i] {
             continue;
         }
-        match studies.iter().find(|s| s.slices.contains(&i)) {
-            Some(study) => {
+        match locate(studies, i) {
+            Some((study, _, _)) => {
                 for &j in &study.slices {
                     if !done[j] {
                         done[j] = true;

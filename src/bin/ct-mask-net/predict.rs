@@ -4,12 +4,12 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use clap::Args;
-use ct_mask_net::analysis::{Analyzer, LesionAreas, SliceAnalysis};
+use ct_mask_net::analysis::{Analyzer, SliceAnalysis, SliceReport};
 use ct_mask_net::imaging::{
-    CONSOLIDATION_COLOUR, GGO_COLOUR, OverlayLayer, WindowChoice, decode_slice_with, fit_for_analysis,
-    render_overlay,
+    CONSOLIDATION_COLOUR, GGO_COLOUR, OverlayLayer, WindowChoice, decode_slice_with,
+    fit_for_analysis, render_overlay,
 };
-use ct_mask_net::model::{ClassProbabilities, ModelKind};
+use ct_mask_net::model::ModelKind;
 use ct_mask_net::study::{self, StudySlice};
 use serde_json::{Value, json};
 use web_time::Instant;
@@ -107,21 +107,23 @@ pub fn run(args: PredictArgs) -> Result<ExitCode, String> {
     let mut answers: Vec<Option<StudySlice>> = vec![None; inputs.len()];
     for i in inputs::analysis_order(inputs.len(), &studies) {
         let path = &inputs[i].path;
-        let mut line = match predict_one(&analyzer, path, &args) {
-            Ok(value) => value,
+        let (mut line, report) = match predict_one(&analyzer, path, &args) {
+            Ok((value, report)) => (value, Some(report)),
             Err(message) => {
                 failures += 1;
                 eprintln!("error: {}: {message}", path.display());
-                json!({ "file": path.display().to_string(), "error": message })
+                (
+                    json!({ "file": path.display().to_string(), "error": message }),
+                    None,
+                )
             }
         };
-        if let Some(study) = studies.iter().find(|s| s.slices.contains(&i)) {
-            let (index, count) = study.index_of(i).unwrap_or((0, 0));
+        if let Some((study, index, count)) = study::locate(&studies, i) {
             line["study"] = json!(study.label);
             line["study_key"] = json!(study.key);
             line["slice"] = json!(index);
             line["slices"] = json!(count);
-            answers[i] = study_slice(&line, i, index);
+            answers[i] = report.map(|r| StudySlice::from_report(i, index, &r));
         }
         println!("{line}");
     }
@@ -151,22 +153,12 @@ pub fn run(args: PredictArgs) -> Result<ExitCode, String> {
     })
 }
 
-/// The roll-up input of a slice's JSON answer; `None` for an error line.
-fn study_slice(line: &Value, id: usize, index: usize) -> Option<StudySlice> {
-    let probabilities: ClassProbabilities =
-        serde_json::from_value(line.get("class_probabilities")?.clone()).ok()?;
-    let areas: Option<LesionAreas> = line
-        .get("lesion_area_percent")
-        .and_then(|a| serde_json::from_value(a.clone()).ok());
-    Some(StudySlice {
-        id,
-        index,
-        probabilities,
-        areas,
-    })
-}
-
-fn predict_one(analyzer: &Analyzer, path: &Path, args: &PredictArgs) -> Result<Value, String> {
+/// One slice's JSON line, and its report for the study roll-ups.
+fn predict_one(
+    analyzer: &Analyzer,
+    path: &Path,
+    args: &PredictArgs,
+) -> Result<(Value, SliceReport), String> {
     let bytes = std::fs::read(path).map_err(|e| format!("cannot read the file: {e}"))?;
     let started = Instant::now();
     let image = decode_slice_with(&bytes, args.window).map_err(|e| e.to_string())?;
@@ -187,7 +179,7 @@ fn predict_one(analyzer: &Analyzer, path: &Path, args: &PredictArgs) -> Result<V
         let rows: Vec<&[f32]> = analysis.ranked_boxes.chunks(5).collect();
         value["ranked_boxes"] = json!(rows);
     }
-    Ok(value)
+    Ok((value, analysis.report))
 }
 
 fn write_overlay(
